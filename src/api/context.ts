@@ -1,0 +1,20 @@
+import type { Runtime } from '../engine/index.ts';
+import type { KeyStore } from './auth/key-store.ts';
+
+export interface ApiContext {
+  runtime: Runtime;
+  keys: KeyStore;
+}
+
+let context: Promise<ApiContext> | undefined;
+
+/** Set once by the runtime plugin while the server boots. */
+export function provideContext(value: Promise<ApiContext>): void {
+  context = value;
+}
+
+/** The booted runtime; requests that arrive during boot wait for it. */
+export function useContext(): Promise<ApiContext> {
+  if (!context) throw new Error('TaskMaster runtime not started');
+  return context;
+}

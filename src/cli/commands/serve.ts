@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig, packageRoot } from '../../config/index.ts';
+import { createLogger, startRuntime } from '../../engine/index.ts';
+import { CliError } from './cli-error.ts';
+
+/**
+ * `start` and `api`: runs the built Nitro server in this process, which boots
+ * the runtime itself (see src/api/plugins/runtime.ts).
+ */
+export async function runServer(role: 'all' | 'api'): Promise<void> {
+  const config = loadConfig();
+  const entry = join(packageRoot(), '.output', 'server', 'index.mjs');
+  if (!existsSync(entry)) throw new CliError('the HTTP server is not built; run `npm run build` first');
+
+  process.env.TASKMASTER_ROLE = role;
+  process.env.TASKMASTER_ROOT = packageRoot();
+  process.env.NITRO_PORT = String(config.api.port);
+  process.env.NITRO_HOST = config.api.host;
+  await import(pathToFileURL(entry).href);
+}
+
+/**
+ * `worker`: runs workers without an HTTP server. The first SIGTERM or SIGINT
+ * drains (running jobs finish within the drain limit); a second exits at once.
+ */
+export async function runWorker(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { queues: { type: 'string' } } });
+  const config = loadConfig();
+  const log = createLogger(config.log.level, { role: 'worker' });
+  const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean);
+
+  const runtime = await startRuntime({ config, workers: true, queues, log });
+
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal, drainTimeoutMs: config.worker.drainTimeoutMs }, 'draining workers');
+    runtime.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

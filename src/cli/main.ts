@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/index.ts';
+import { runEnqueue, runJob } from './commands/jobs.ts';
+import { runDemo } from './commands/demo.ts';
+import { runServer, runWorker } from './commands/serve.ts';
+
+const USAGE = `usage: taskmaster <command> [options]
+
+  start                      API and workers in one process
+  api                        the HTTP API only
+  worker [--queues a,b]      workers only (all configured queues by default)
+  enqueue TYPE --data JSON   submit a job [--priority P] [--queue Q] [--delay-ms N]
+                             [--retries N] [--idempotency-key K] [--tenant T]
+  job ID                     show a job, its attempts and result
+  demo [--file F] [--rate N] replay a workload through a running API
+       [--url U] [--key K]   (defaults: examples/workload.ndjson, 200/s)
+
+Configuration comes from taskmaster.config.json (or TASKMASTER_CONFIG) and
+the environment (REDIS_URL, PORT, HOST, LOG_LEVEL, TASKMASTER_DATA_DIR).`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
+  start: () => runServer('all'),
+  api: () => runServer('api'),
+  worker: runWorker,
+  enqueue: runEnqueue,
+  job: runJob,
+  demo: runDemo,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv.slice(0, 1), allowPositionals: true, strict: false });
+  const command = COMMANDS[positionals[0] ?? ''];
+  if (!command) {
+    process.stderr.write(`${USAGE}\n`);
+    return positionals[0] === undefined || positionals[0] === 'help' ? 0 : 2;
+  }
+  return (await command(argv.slice(1))) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exit(code);
+  },
+  (err) => {
+    const known = err instanceof ConfigError || ['RedisServerMissingError', 'PluginLoadError', 'CliError'].includes(err?.name);
+    process.stderr.write(`taskmaster: ${known ? err.message : err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import {
+  DAY,
+  DEFAULT_BACKOFF_MS,
+  DEFAULT_PRIORITY,
+  DEFAULT_RETRIES,
+  HOUR,
+  MINUTE,
+  PRIORITIES,
+  QUEUE_NAME,
+  SECOND,
+} from '../core/index.ts';
+
+/** Scopes an API key can hold; `admin` implies the other two. */
+export const SCOPES = ['submit', 'read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+const apiKeySchema = z
+  .object({
+    /** Shown in logs and on jobs as `submittedBy`; never the key itself. */
+    name: z.string().min(1),
+    /** The key in clear text. Prefer `keyHash`. */
+    key: z.string().min(16).optional(),
+    /** `sha256:<hex>` of the key, as `taskmaster keys hash` prints it. */
+    keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
+    scopes: z.array(z.enum(SCOPES)).min(1),
+  })
+  .refine((k) => Boolean(k.key) !== Boolean(k.keyHash), {
+    message: 'set exactly one of key and keyHash',
+  });
+
+const queueSchema = z.object({
+  /** Jobs of this queue one worker process runs at once. */
+  concurrency: z.number().int().min(1).max(10_000).default(10),
+});
+
+/**
+ * The whole configuration with its defaults. Every option is documented in
+ * the README's configuration table; keep the two in step.
+ */
+export const configSchema = z.object({
+  /** Where the embedded Redis, generated keys and report files live. */
+  dataDir: z.string().default('./data'),
+
+  redis: z
+    .object({
+      /** A Redis URL; unset means TaskMaster starts its own `redis-server`. */
+      url: z.string().url().optional(),
+      /** Folder of the embedded server's append-only files; default `<dataDir>/redis`. */
+      embeddedDir: z.string().optional(),
+      /** Start even though `maxmemory-policy` is not `noeviction` (jobs may be evicted). */
+      allowEviction: z.boolean().default(false),
+      /** Prefix of every key TaskMaster writes. */
+      prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tm'),
+    })
+    .default({ allowEviction: false, prefix: 'tm' }),
+
+  api: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(3000),
+      /** Largest request body accepted, in bytes; more gets 413. */
+      payloadLimitBytes: z.number().int().min(1024).default(512 * 1024),
+      /** Most jobs in one bulk submission. */
+      bulkLimit: z.number().int().min(1).max(10_000).default(1000),
+      /** API keys; when empty the first start generates one. */
+      keys: z.array(apiKeySchema).default([]),
+    })
+    .default({ host: '127.0.0.1', port: 3000, payloadLimitBytes: 512 * 1024, bulkLimit: 1000, keys: [] }),
+
+  /** Declared queues; `default` always exists. */
+  queues: z
+    .record(z.string().regex(QUEUE_NAME), queueSchema)
+    .default({ default: { concurrency: 10 } }),
+
+  worker: z
+    .object({
+      /** Queues this process works on; default all declared queues. */
+      queues: z.array(z.string().regex(QUEUE_NAME)).optional(),
+      /** How long a stopping worker lets running jobs finish before aborting them. */
+      drainTimeoutMs: z.number().int().min(0).default(30 * SECOND),
+    })
+    .default({ drainTimeoutMs: 30 * SECOND }),
+
+  /** Defaults for every job, below a job type's own and a job's own options. */
+  defaults: z
+    .object({
+      priority: z.enum(PRIORITIES).default(DEFAULT_PRIORITY),
+      retries: z.number().int().min(0).max(100).default(DEFAULT_RETRIES),
+      /** First retry delay; each later one doubles. */
+      backoffMs: z.number().int().min(1).default(DEFAULT_BACKOFF_MS),
+      timeoutMs: z.number().int().min(1).default(5 * MINUTE),
+    })
+    .default({
+      priority: DEFAULT_PRIORITY,
+      retries: DEFAULT_RETRIES,
+      backoffMs: DEFAULT_BACKOFF_MS,
+      timeoutMs: 5 * MINUTE,
+    }),
+
+  retention: z
+    .object({
+      completedAgeMs: z.number().int().min(0).default(24 * HOUR),
+      completedCount: z.number().int().min(0).default(10_000),
+      failedAgeMs: z.number().int().min(0).default(7 * DAY),
+    })
+    .default({ completedAgeMs: 24 * HOUR, completedCount: 10_000, failedAgeMs: 7 * DAY }),
+
+  plugins: z
+    .object({
+      /** Extra folders to load plugins from, besides the built-in ones. */
+      dirs: z.array(z.string()).default([]),
+      /** Load the built-in plugins of `./plugins`. */
+      builtins: z.boolean().default(true),
+      /** Settings handed to each plugin as `ctx.config`, keyed by plugin name. */
+      settings: z.record(z.string(), z.unknown()).default({}),
+    })
+    .default({ dirs: [], builtins: true, settings: {} }),
+
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

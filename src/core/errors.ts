@@ -1,0 +1,57 @@
+/**
+ * Errors a handler throws to steer what happens to its job. The worker matches
+ * them by `name`, never by `instanceof` alone, because a handler running in a
+ * worker thread, a child process or another copy of the SDK loses the class.
+ */
+
+/** The job cannot succeed however often it is tried: fail it now, no retries. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+
+  /** Machine-readable reason kept on the job, e.g. `invalid_payload`. */
+  readonly reason: string;
+
+  constructor(message: string, options?: { reason?: string; cause?: unknown }) {
+    super(message, { cause: options?.cause });
+    this.reason = options?.reason ?? 'permanent';
+  }
+}
+
+/** Retry this attempt after exactly `retryAfterMs`, instead of the backoff. */
+export class RetryAfterError extends Error {
+  override name = 'RetryAfterError';
+
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The attempt ran past its `timeoutMs`; its `AbortSignal` has fired. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+
+  constructor(readonly timeoutMs: number) {
+    super(`job timed out after ${timeoutMs} ms`);
+  }
+}
+
+export function isPermanentError(err: unknown): boolean {
+  return errorName(err) === 'PermanentError';
+}
+
+/** The delay a `RetryAfterError` asks for, or undefined for any other error. */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (errorName(err) !== 'RetryAfterError') return undefined;
+
+  const ms = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+export function errorName(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const name = (err as { name?: unknown }).name;
+  return typeof name === 'string' ? name : undefined;
+}

@@ -1,0 +1,6 @@
+export * from './priority.ts';
+export * from './errors.ts';
+export * from './backoff.ts';
+export * from './job.ts';
+export * from './ids.ts';
+export * from './time.ts';

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { PRIORITIES, type Priority } from './priority.ts';
+
+/** A queue name: lower-case letters, digits and dashes, starting with a letter. */
+export const QUEUE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** What a producer may set on a job, besides its type and payload. */
+export const jobOptionsSchema = z
+  .object({
+    priority: z.enum(PRIORITIES).optional(),
+    queue: z.string().regex(QUEUE_NAME, 'queue must match ' + QUEUE_NAME.source).optional(),
+    delayMs: z.number().int().min(0).max(365 * 24 * 3600 * 1000).optional(),
+    retries: z.number().int().min(0).max(100).optional(),
+    timeoutMs: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
+    idempotencyKey: z.string().min(1).max(256).optional(),
+    tenant: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+export type JobOptions = z.infer<typeof jobOptionsSchema>;
+
+/** A submission as the API and the CLI accept it. */
+export const jobSubmissionSchema = jobOptionsSchema
+  .extend({
+    type: z.string().min(1).max(128),
+    payload: z.unknown(),
+  })
+  .strict();
+
+export type JobSubmission = z.infer<typeof jobSubmissionSchema>;
+
+/**
+ * What TaskMaster stores as a BullMQ job's data. A producer writing straight
+ * to Redis with BullMQ must use this shape, with the job type as the job name.
+ */
+export interface JobEnvelope {
+  payload: unknown;
+  priority: Priority;
+  tenant?: string;
+  idempotencyKey?: string;
+  timeoutMs: number;
+  /** Unique per submission: tells a stored job from a duplicate's attempt. */
+  submissionId: string;
+  /** Name of the API key (or `cli`) that submitted it. */
+  submittedBy?: string;
+}
+
+/** One run of a job's handler, as recorded on the job. */
+export interface AttemptRecord {
+  attempt: number;
+  startedAt: number;
+  endedAt: number;
+  worker: string;
+  plugin: string;
+  pluginVersion: string;
+  pluginHash: string;
+  outcome: 'completed' | 'failed';
+  error?: { name: string; message: string; stack?: string };
+}
+
+/** Where a job is. */
+export type JobState =
+  | 'waiting'
+  | 'delayed'
+  | 'active'
+  | 'completed'
+  | 'failed'
+  | 'unknown';

@@ -1,0 +1,41 @@
+/** One problem with a submission, named by its field path (`payload.url`). */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+/** The submission is wrong; nothing was stored. */
+export class ValidationError extends Error {
+  override name = 'ValidationError';
+
+  constructor(
+    message: string,
+    readonly issues: FieldIssue[],
+  ) {
+    super(message);
+  }
+}
+
+/** Redis could not take or give the data; nothing was stored. */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** Turns schema issues into field issues under a path prefix. */
+export function fieldIssues(
+  prefix: string,
+  issues: { path: PropertyKey[]; message: string }[],
+): FieldIssue[] {
+  return issues.map((issue) => ({
+    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)',
+    message: issue.message,
+  }));
+}

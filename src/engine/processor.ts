@@ -1,0 +1,193 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  errorName,
+  isPermanentError,
+  PermanentError,
+  TimeoutError,
+  type AttemptRecord,
+  type JobEnvelope,
+} from '../core/index.ts';
+import type { JobTypeEntry, Registry } from '../plugins/index.ts';
+import type { Keys } from '../redis/index.ts';
+import type { HandlerContext } from '../sdk/types.ts';
+import { appendAttempt } from './attempts.ts';
+import type { Logger } from './logger.ts';
+
+/** How long a job whose type no worker here knows waits before it is looked at again. */
+const NO_HANDLER_RECHECK_MS = 5000;
+
+export interface ProcessorDeps {
+  queue: string;
+  registry: Registry;
+  redis: Redis;
+  keys: Keys;
+  workerId: string;
+  settings: Record<string, unknown>;
+  log: Logger;
+  /** Fires when this worker shuts down past its drain limit. */
+  shutdown: AbortSignal;
+}
+
+/**
+ * Builds the BullMQ processor for one queue. Each run:
+ * 1. finds the job type's handler (a job of an unknown type waits, unharmed);
+ * 2. checks the stored payload against the schema (a bad one fails for good);
+ * 3. runs the handler with a signal that fires on timeout, cancel or shutdown;
+ * 4. records the attempt with the plugin version on the job, then lets BullMQ
+ *    complete it, retry it with backoff, or fail it.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  return async function processJob(job: Job<JobEnvelope>, token?: string, cancel?: AbortSignal): Promise<unknown> {
+    // 1. The handler.
+    const entry = deps.registry.get(job.name);
+    if (!entry) {
+      deps.log.warn({ jobId: job.id, type: job.name }, 'no handler for job type; job waits');
+      await job.moveToDelayed(Date.now() + NO_HANDLER_RECHECK_MS, token);
+      throw new DelayedError();
+    }
+
+    const attempt = job.attemptsMade + 1;
+    const startedAt = Date.now();
+    const log = deps.log.child({ jobId: job.id, type: job.name, attempt });
+
+    try {
+      // 2. The payload, as stored.
+      const payload = parsePayload(job, entry);
+
+      // 3. The handler, bounded by its timeout.
+      const timeoutMs = Number(job.data.timeoutMs) > 0 ? Number(job.data.timeoutMs) : undefined;
+      const result = await runHandler(entry, payload, {
+        job,
+        attempt,
+        log,
+        timeoutMs,
+        signals: [cancel, deps.shutdown],
+        settings: deps.settings,
+      });
+
+      // 4. Recorded before BullMQ completes the job, so retention removes both together.
+      await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
+      log.debug({ durationMs: Date.now() - startedAt }, 'job attempt completed');
+      return result;
+    } catch (err) {
+      const error = err as Error;
+      await record(deps, job, entry, { attempt, startedAt, outcome: 'failed', error }).catch((recordErr) =>
+        log.error({ err: recordErr }, 'could not record attempt'),
+      );
+      log.warn({ durationMs: Date.now() - startedAt, err: { name: error?.name, message: error?.message } }, 'job attempt failed');
+
+      // A permanent error reaches BullMQ under the name it knows for "do not retry".
+      if (isPermanentError(err)) throw toUnrecoverable(error);
+      throw err;
+    }
+  };
+}
+
+function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry): unknown {
+  const data = job.data as Partial<JobEnvelope> | undefined;
+  if (!data || typeof data !== 'object' || !('payload' in data)) {
+    throw new PermanentError('stored job has no payload envelope', { reason: 'invalid_payload' });
+  }
+
+  const parsed = entry.definition.schema.safeParse(data.payload);
+  if (!parsed.success) {
+    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new PermanentError(`stored payload does not match the schema: ${where}`, { reason: 'invalid_payload' });
+  }
+  return parsed.data;
+}
+
+interface RunOptions {
+  job: Job<JobEnvelope>;
+  attempt: number;
+  log: Logger;
+  timeoutMs?: number;
+  signals: (AbortSignal | undefined)[];
+  settings: Record<string, unknown>;
+}
+
+/**
+ * Runs a handler. Its signal fires on the first of: the timeout, a cancel,
+ * the worker's shutdown. The attempt ends when the signal fires even if the
+ * handler ignores it: a handler cannot hold its job past the timeout.
+ */
+async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions): Promise<unknown> {
+  const controller = new AbortController();
+  const abortWith = (reason: unknown) => controller.abort(reason);
+
+  const timer = run.timeoutMs ? setTimeout(() => abortWith(new TimeoutError(run.timeoutMs!)), run.timeoutMs) : undefined;
+  const unlink = run.signals.map((signal) => link(signal, abortWith));
+
+  const ctx: HandlerContext = {
+    jobId: run.job.id!,
+    type: run.job.name,
+    attempt: run.attempt,
+    signal: controller.signal,
+    log: run.log,
+    progress: (value) => run.job.updateProgress(value),
+    tenant: run.job.data.tenant,
+    idempotencyKey: run.job.data.idempotencyKey,
+    config: run.settings[entry.plugin.name],
+  };
+
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(abortReason(controller.signal));
+    if (controller.signal.aborted) fail();
+    else controller.signal.addEventListener('abort', fail, { once: true });
+  });
+
+  try {
+    return await Promise.race([Promise.resolve().then(() => entry.definition.handler(payload, ctx)), aborted]);
+  } finally {
+    clearTimeout(timer);
+    for (const off of unlink) off();
+    // The race is settled; a late abort must not surface as an unhandled rejection.
+    aborted.catch(() => {});
+  }
+}
+
+function link(signal: AbortSignal | undefined, onAbort: (reason: unknown) => void): () => void {
+  if (!signal) return () => {};
+  const listener = () => onAbort(signal.reason);
+  if (signal.aborted) listener();
+  else signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  return reason instanceof Error ? reason : new Error(String(reason ?? 'aborted'));
+}
+
+async function record(
+  deps: ProcessorDeps,
+  job: Job,
+  entry: JobTypeEntry,
+  outcome: { attempt: number; startedAt: number; outcome: AttemptRecord['outcome']; error?: Error },
+): Promise<void> {
+  const record: AttemptRecord = {
+    attempt: outcome.attempt,
+    startedAt: outcome.startedAt,
+    endedAt: Date.now(),
+    worker: deps.workerId,
+    plugin: entry.plugin.name,
+    pluginVersion: entry.plugin.version,
+    pluginHash: entry.plugin.hash,
+    outcome: outcome.outcome,
+  };
+  if (outcome.error) {
+    record.error = {
+      name: errorName(outcome.error) ?? 'Error',
+      message: String(outcome.error?.message ?? outcome.error),
+      stack: outcome.error?.stack,
+    };
+  }
+  await appendAttempt(deps.redis, deps.keys.job(deps.queue, job.id!), record);
+}
+
+function toUnrecoverable(err: Error): UnrecoverableError {
+  const unrecoverable = new UnrecoverableError(`${err.name}: ${err.message}`);
+  unrecoverable.stack = err.stack;
+  return unrecoverable;
+}

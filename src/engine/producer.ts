@@ -1,0 +1,194 @@
+import type { JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.ts';
+import {
+  bullPriority,
+  idempotentJobId,
+  jobSubmissionSchema,
+  newJobId,
+  newSubmissionId,
+  type JobEnvelope,
+  type JobState,
+  type JobSubmission,
+} from '../core/index.ts';
+import type { Registry } from '../plugins/index.ts';
+import type { Keys } from '../redis/index.ts';
+import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
+import type { QueueSet } from './queues.ts';
+
+/** Where a submitted job went. */
+export interface Submitted {
+  id: string;
+  type: string;
+  queue: string;
+  state: JobState;
+  /** True when an earlier job with the same idempotency key was returned instead. */
+  duplicate: boolean;
+}
+
+/** A submission checked and turned into what BullMQ stores. */
+interface PreparedJob {
+  type: string;
+  queue: string;
+  data: JobEnvelope;
+  opts: JobsOptions & { jobId: string };
+}
+
+/** The outcome of one job of a bulk submission. */
+export type BulkItem = ({ ok: true } & Submitted) | { ok: false; index: number; issues: FieldIssue[] };
+
+const STORE_TIMEOUT_MS = 5000;
+
+/**
+ * Stores jobs. A job is validated whole (options, type, payload against its
+ * schema) before anything is written, and a call that returns has stored it;
+ * one that throws `UnavailableError` may not have.
+ */
+export class Producer {
+  constructor(
+    private readonly config: Config,
+    private readonly registry: Registry,
+    private readonly queues: QueueSet,
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async submit(input: unknown, submittedBy?: string): Promise<Submitted> {
+    const prepared = this.prepare(input, submittedBy, '');
+    if ('issues' in prepared) throw new ValidationError('invalid job', prepared.issues);
+
+    const queue = this.queues.get(prepared.queue);
+    await storing(queue.add(prepared.type, prepared.data, prepared.opts));
+    const [submitted] = await this.confirm([prepared]);
+    return submitted;
+  }
+
+  /**
+   * Stores many jobs: every one is validated before any is stored. Jobs of one
+   * queue are added in one transaction.
+   */
+  async submitBulk(inputs: unknown[], submittedBy?: string): Promise<Submitted[]> {
+    // 1. Validate all; one bad job rejects the whole batch.
+    const prepared: PreparedJob[] = [];
+    const issues: FieldIssue[] = [];
+    inputs.forEach((input, index) => {
+      const one = this.prepare(input, submittedBy, `jobs.${index}`);
+      if ('issues' in one) issues.push(...one.issues);
+      else prepared.push(one);
+    });
+    if (issues.length) throw new ValidationError('invalid jobs in bulk submission', issues);
+
+    // 2. Store, one transaction per queue.
+    const byQueue = new Map<string, PreparedJob[]>();
+    for (const p of prepared) byQueue.set(p.queue, [...(byQueue.get(p.queue) ?? []), p]);
+    for (const [name, jobs] of byQueue) {
+      const queue = this.queues.get(name);
+      await storing(queue.addBulk(jobs.map((j) => ({ name: j.type, data: j.data, opts: j.opts }))));
+    }
+
+    // 3. Tell stored jobs from duplicates.
+    return this.confirm(prepared);
+  }
+
+  private prepare(input: unknown, submittedBy: string | undefined, prefix: string): PreparedJob | { issues: FieldIssue[] } {
+    // 1. The envelope: known fields, right types.
+    const parsed = jobSubmissionSchema.safeParse(input);
+    if (!parsed.success) return { issues: fieldIssues(prefix, parsed.error.issues) };
+    const job: JobSubmission = parsed.data;
+    const at = (field: string) => [prefix, field].filter(Boolean).join('.');
+
+    // 2. The job type must be loaded.
+    const entry = this.registry.get(job.type);
+    if (!entry) return { issues: [{ field: at('type'), message: `unknown job type ${job.type}` }] };
+
+    // 3. The payload must match the type's schema.
+    const payload = entry.definition.schema.safeParse(job.payload);
+    if (!payload.success) return { issues: fieldIssues(at('payload'), payload.error.issues) };
+
+    // 4. Options: the job's own, then the type's defaults, then the service's.
+    const typeDefaults = entry.definition.defaults ?? {};
+    const defaults = this.config.defaults;
+    const queue = job.queue ?? typeDefaults.queue ?? 'default';
+    if (!this.queues.has(queue)) return { issues: [{ field: at('queue'), message: `unknown queue ${queue}` }] };
+
+    const priority = job.priority ?? typeDefaults.priority ?? defaults.priority;
+    const retries = job.retries ?? typeDefaults.retries ?? defaults.retries;
+    const timeoutMs = job.timeoutMs ?? typeDefaults.timeoutMs ?? defaults.timeoutMs;
+    const jobId = job.idempotencyKey ? idempotentJobId(queue, job.tenant, job.idempotencyKey) : newJobId(queue);
+    const retention = this.config.retention;
+
+    return {
+      type: job.type,
+      queue,
+      data: {
+        payload: payload.data,
+        priority,
+        tenant: job.tenant,
+        idempotencyKey: job.idempotencyKey,
+        timeoutMs,
+        submissionId: newSubmissionId(),
+        submittedBy,
+      },
+      opts: {
+        jobId,
+        priority: bullPriority(priority),
+        delay: job.delayMs,
+        attempts: retries + 1,
+        backoff: { type: 'taskmaster', delay: defaults.backoffMs },
+        removeOnComplete: { age: Math.ceil(retention.completedAgeMs / 1000), count: retention.completedCount },
+        removeOnFail: { age: Math.ceil(retention.failedAgeMs / 1000) },
+      },
+    };
+  }
+
+  /**
+   * BullMQ leaves an existing job alone when an id is reused, without saying
+   * so. Jobs with an idempotency key are read back: the stored submission id
+   * tells whether this call stored the job or found an earlier one.
+   */
+  private async confirm(jobs: PreparedJob[]): Promise<Submitted[]> {
+    const keyed = jobs.filter((j) => j.data.idempotencyKey);
+    const stored = new Map<string, string | null>();
+    if (keyed.length) {
+      const pipeline = this.redis.pipeline();
+      for (const j of keyed) pipeline.hget(this.keys.job(j.queue, j.opts.jobId), 'data');
+      const replies = await storing(pipeline.exec());
+      keyed.forEach((j, i) => stored.set(j.opts.jobId, (replies?.[i]?.[1] as string | null) ?? null));
+    }
+
+    return Promise.all(
+      jobs.map(async (j) => {
+        const raw = stored.get(j.opts.jobId);
+        const duplicate = typeof raw === 'string' && !raw.includes(`"submissionId":"${j.data.submissionId}"`);
+        const state = duplicate
+          ? await storing(this.queues.get(j.queue).getJobState(j.opts.jobId))
+          : j.opts.delay
+            ? 'delayed'
+            : 'waiting';
+        return { id: j.opts.jobId, type: j.type, queue: j.queue, state: publicState(state), duplicate };
+      }),
+    );
+  }
+}
+
+/** BullMQ's state names folded into TaskMaster's. */
+export function publicState(state: string): JobState {
+  if (state === 'prioritized' || state === 'waiting-children' || state === 'wait') return 'waiting';
+  if (['waiting', 'delayed', 'active', 'completed', 'failed'].includes(state)) return state as JobState;
+  return 'unknown';
+}
+
+/** Runs a Redis write, turning any failure or a stall into `UnavailableError`. */
+async function storing<T>(operation: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stall = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis in ${STORE_TIMEOUT_MS} ms`)), STORE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([operation, stall]);
+  } catch (err) {
+    throw new UnavailableError(`Redis cannot take the job: ${(err as Error).message}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}

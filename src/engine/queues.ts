@@ -1,0 +1,40 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/index.ts';
+
+/**
+ * The BullMQ `Queue` objects of the declared queues, sharing one fail-fast
+ * connection. Made on first use and closed together.
+ */
+export class QueueSet {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly keys: Keys,
+    readonly names: readonly string[],
+  ) {}
+
+  has(name: string): boolean {
+    return this.names.includes(name);
+  }
+
+  get(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(this.keys.bullQueue(name), {
+        connection: this.connection,
+        prefix: this.keys.prefix,
+      });
+      // Connection errors surface on the calls that fail; the event only needs a listener.
+      queue.on('error', () => {});
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

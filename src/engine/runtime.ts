@@ -1,0 +1,162 @@
+import type { Redis } from 'ioredis';
+import { packageRoot, type Config } from '../config/index.ts';
+import { Registry } from '../plugins/index.ts';
+import {
+  checkServer,
+  createRedis,
+  Keys,
+  startEmbeddedRedis,
+  waitReady,
+  type EmbeddedRedis,
+} from '../redis/index.ts';
+import { join } from 'node:path';
+import { defineAttemptCommands } from './attempts.ts';
+import { liveWorkers, newWorkerId, startHeartbeat } from './heartbeat.ts';
+import { JobReader } from './jobs.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { Producer } from './producer.ts';
+import { QueueSet } from './queues.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+export interface RuntimeOptions {
+  config: Config;
+  /** Run workers in this process. */
+  workers: boolean;
+  /** Queues to work on; default the configured `worker.queues`, else all. */
+  queues?: string[];
+  log?: Logger;
+}
+
+export interface Readiness {
+  redis: boolean;
+  workers: boolean;
+}
+
+/** Everything one TaskMaster process runs, wired together. */
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  redisUrl: string;
+  redis: Redis;
+  keys: Keys;
+  registry: Registry;
+  producer: Producer;
+  jobs: JobReader;
+  workerPool?: WorkerPool;
+  readiness(): Promise<Readiness>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a TaskMaster process:
+ * 1. Redis: the configured server, checked, or an embedded `redis-server`;
+ * 2. plugins: discovered, loaded and validated (a bad one stops the start);
+ * 3. the producer and the job reader;
+ * 4. when asked, the workers, after every plugin's `onInit`.
+ */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config } = options;
+  const log = options.log ?? createLogger(config.log.level);
+  const root = packageRoot();
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => log.error({ err }, 'stop step failed'));
+  };
+
+  try {
+    // 1. Redis.
+    let redisUrl = config.redis.url;
+    let embedded: EmbeddedRedis | undefined;
+    if (!redisUrl) {
+      embedded = await startEmbeddedRedis(config.redis.embeddedDir ?? join(config.dataDir, 'redis'));
+      cleanups.push(() => embedded!.stop());
+      redisUrl = embedded.url;
+      log.info({ port: embedded.port, owner: embedded.owner }, 'using embedded redis-server');
+    }
+
+    const redis = createRedis(redisUrl, 'command', 'taskmaster:command');
+    redis.on('error', () => {
+      // Reported through readiness and failed calls; the client reconnects by itself.
+    });
+    cleanups.push(async () => redis.disconnect());
+    await waitReady(redis, 15_000);
+    defineAttemptCommands(redis);
+
+    if (!embedded) {
+      const check = await checkServer(redis, config.redis.allowEviction);
+      for (const warning of check.warnings) log.warn(warning);
+      if (check.fatal) throw new Error(check.fatal);
+    }
+
+    // 2. Plugins.
+    const registry = await Registry.load(config, root);
+    const queueNames = Object.keys(config.queues);
+    for (const entry of registry.types()) {
+      const queue = entry.definition.defaults?.queue;
+      if (queue && !queueNames.includes(queue)) {
+        throw new Error(`job type ${entry.type} defaults to queue ${queue}, which is not configured`);
+      }
+    }
+    log.info({ plugins: registry.plugins().map((p) => `${p.name}@${p.version}`) }, 'plugins loaded');
+
+    // 3. Producing and reading.
+    const keys = new Keys(config.redis.prefix);
+    const queues = new QueueSet(redis, keys, queueNames);
+    cleanups.push(() => queues.close());
+    const producer = new Producer(config, registry, queues, redis, keys);
+    const jobs = new JobReader(queues, redis, keys);
+
+    // 4. Workers.
+    let workerPool: WorkerPool | undefined;
+    if (options.workers) {
+      const serve = options.queues ?? config.worker.queues ?? queueNames;
+      const unknown = serve.filter((q) => !queueNames.includes(q));
+      if (unknown.length) throw new Error(`unknown queues for this worker: ${unknown.join(', ')}`);
+
+      await registry.init(config.plugins.settings, log);
+      cleanups.push(() => registry.shutdown(config.plugins.settings, log));
+
+      const workerId = newWorkerId();
+      workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }));
+      await workerPool.start(serve);
+      cleanups.push(() => workerPool!.close());
+
+      const stopBeat = startHeartbeat(redis, keys, {
+        id: workerId,
+        host: workerId.split(':')[0],
+        pid: process.pid,
+        queues: serve,
+        plugins: registry.plugins().map((p) => ({ name: p.name, version: p.version, hash: p.hash })),
+        startedAt: Date.now(),
+      });
+      cleanups.push(stopBeat);
+      log.info({ queues: serve }, 'workers started');
+    }
+
+    return {
+      config,
+      log,
+      redisUrl,
+      redis,
+      keys,
+      registry,
+      producer,
+      jobs,
+      workerPool,
+      async readiness() {
+        const redisUp = await redis
+          .ping()
+          .then(() => true)
+          .catch(() => false);
+        if (!redisUp) return { redis: false, workers: false };
+        if (workerPool) return { redis: true, workers: workerPool.running };
+        const live = await liveWorkers(redis, keys).catch(() => []);
+        return { redis: true, workers: live.length > 0 };
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,78 @@
+import { Worker } from 'bullmq';
+import type { Config } from '../config/index.ts';
+import type { Registry } from '../plugins/index.ts';
+import { createRedis, type Keys } from '../redis/index.ts';
+import type { Redis } from 'ioredis';
+import { taskmasterBackoff } from './backoff-strategy.ts';
+import type { Logger } from './logger.ts';
+import { createProcessor } from './processor.ts';
+
+/**
+ * The BullMQ workers of one process, one per queue it serves, each with the
+ * queue's concurrency. Closing lets running jobs finish for the drain limit,
+ * then aborts them through their signal so they are retried elsewhere.
+ */
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly shutdown = new AbortController();
+
+  constructor(
+    private readonly config: Config,
+    private readonly registry: Registry,
+    private readonly redisUrl: string,
+    private readonly commandRedis: Redis,
+    private readonly keys: Keys,
+    readonly workerId: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts one BullMQ worker for each queue; waits until each is connected. */
+  async start(queues: string[]): Promise<void> {
+    for (const queue of queues) {
+      const log = this.log.child({ queue });
+      const processor = createProcessor({
+        queue,
+        registry: this.registry,
+        redis: this.commandRedis,
+        keys: this.keys,
+        workerId: this.workerId,
+        settings: this.config.plugins.settings,
+        log,
+        shutdown: this.shutdown.signal,
+      });
+
+      const worker = new Worker(this.keys.bullQueue(queue), processor, {
+        connection: createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`),
+        prefix: this.keys.prefix,
+        concurrency: this.config.queues[queue]?.concurrency ?? 10,
+        settings: { backoffStrategy: taskmasterBackoff },
+        autorun: false,
+      });
+      worker.on('error', (err) => log.error({ err: { message: err.message } }, 'worker error'));
+      worker.on('failed', (job, err) => {
+        if (job && job.finishedOn) {
+          log.error({ jobId: job.id, type: job.name, attempts: job.attemptsMade, reason: err.message }, 'job failed for good');
+        }
+      });
+
+      void worker.run();
+      await worker.waitUntilReady();
+      this.workers.push(worker);
+    }
+  }
+
+  get running(): boolean {
+    return this.workers.length > 0 && this.workers.every((w) => w.isRunning());
+  }
+
+  /** Stops taking jobs, drains for `drainTimeoutMs`, then aborts what still runs. */
+  async close(): Promise<void> {
+    const drain = Promise.all(this.workers.map((w) => w.close()));
+    const timer = setTimeout(() => this.shutdown.abort(new Error('worker shutting down')), this.config.worker.drainTimeoutMs);
+    try {
+      await drain;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

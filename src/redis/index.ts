@@ -1,0 +1,4 @@
+export * from './connection.ts';
+export * from './keys.ts';
+export * from './embedded.ts';
+export * from './checks.ts';

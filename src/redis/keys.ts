@@ -1,0 +1,28 @@
+/**
+ * Key naming. BullMQ keys are `<prefix>:{<queue>}:...`: the braces are a hash
+ * tag, so all keys of one queue share a Redis Cluster slot. TaskMaster's own
+ * keys live beside them under the same prefix.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  /** The name BullMQ is given for a TaskMaster queue. */
+  bullQueue(queue: string): string {
+    return `{${queue}}`;
+  }
+
+  /** The hash BullMQ keeps for one job. */
+  job(queue: string, jobId: string): string {
+    return `${this.prefix}:{${queue}}:${jobId}`;
+  }
+
+  /** Sorted set of worker processes by last heartbeat (ms). */
+  workers(): string {
+    return `${this.prefix}:workers`;
+  }
+
+  /** Hash of worker process id to its JSON description. */
+  workerInfo(): string {
+    return `${this.prefix}:workers:info`;
+  }
+}
