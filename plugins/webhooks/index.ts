@@ -44,12 +44,13 @@ async function deliver(payload: WebhookPayload, ctx: HandlerContext) {
   };
 
   // Network errors and timeouts reject here and are retried with backoff.
-  const response = await fetch(payload.url, {
+  // A redirect is not followed: the receiver must answer at the URL it gave.
+  const response = await ctx.http.fetch(payload.url, {
     method: 'POST',
     headers,
     body,
-    redirect: 'manual',
-    signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(payload.timeoutMs)]),
+    maxRedirects: 0,
+    timeoutMs: payload.timeoutMs,
   });
   await response.body?.cancel();
 

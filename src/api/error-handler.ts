@@ -17,7 +17,7 @@ export default async function errorHandler(error: H3Error, event: H3Event): Prom
 
   setResponseStatus(event, status);
   setResponseHeader(event, 'content-type', 'application/json');
-  if (retryAfter) setResponseHeader(event, 'retry-after', String(retryAfter));
+  if (retryAfter) setResponseHeader(event, 'retry-after', retryAfter);
   await send(event, JSON.stringify(body));
 }
 

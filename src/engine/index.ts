@@ -5,3 +5,4 @@ export * from './jobs.ts';
 export * from './runtime.ts';
 export * from './heartbeat.ts';
 export * from './attempts.ts';
+export * from './events.ts';

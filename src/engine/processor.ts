@@ -12,6 +12,8 @@ import type { JobTypeEntry, Registry } from '../plugins/index.ts';
 import type { Keys } from '../redis/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
 import { appendAttempt } from './attempts.ts';
+import { createHttpClient } from './outbound.ts';
+import type { JobEvents } from './events.ts';
 import type { Logger } from './logger.ts';
 
 /** How long a job whose type no worker here knows waits before it is looked at again. */
@@ -27,6 +29,7 @@ export interface ProcessorDeps {
   log: Logger;
   /** Fires when this worker shuts down past its drain limit. */
   shutdown: AbortSignal;
+  events: JobEvents;
 }
 
 /**
@@ -50,6 +53,12 @@ export function createProcessor(deps: ProcessorDeps) {
     const attempt = job.attemptsMade + 1;
     const startedAt = Date.now();
     const log = deps.log.child({ jobId: job.id, type: job.name, attempt });
+    const about = { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
+    deps.events.emit('attempt.started', {
+      ...about,
+      waitMs: Math.max(0, startedAt - readySince(job)),
+      tenant: job.data?.tenant,
+    });
 
     try {
       // 2. The payload, as stored.
@@ -68,20 +77,31 @@ export function createProcessor(deps: ProcessorDeps) {
 
       // 4. Recorded before BullMQ completes the job, so retention removes both together.
       await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
-      log.debug({ durationMs: Date.now() - startedAt }, 'job attempt completed');
+      const durationMs = Date.now() - startedAt;
+      log.debug({ durationMs }, 'job attempt completed');
+      deps.events.emit('attempt.ended', { ...about, durationMs, outcome: 'completed', final: true });
       return result;
     } catch (err) {
       const error = err as Error;
       await record(deps, job, entry, { attempt, startedAt, outcome: 'failed', error }).catch((recordErr) =>
         log.error({ err: recordErr }, 'could not record attempt'),
       );
-      log.warn({ durationMs: Date.now() - startedAt, err: { name: error?.name, message: error?.message } }, 'job attempt failed');
+      const durationMs = Date.now() - startedAt;
+      const permanent = isPermanentError(err);
+      const final = permanent || attempt >= (job.opts.attempts ?? 1);
+      log.warn({ durationMs, final, err: { name: error?.name, message: error?.message } }, 'job attempt failed');
+      deps.events.emit('attempt.ended', { ...about, durationMs, outcome: 'failed', errorName: errorName(err), final });
 
       // A permanent error reaches BullMQ under the name it knows for "do not retry".
-      if (isPermanentError(err)) throw toUnrecoverable(error);
+      if (permanent) throw toUnrecoverable(error);
       throw err;
     }
   };
+}
+
+/** When the job became ready to run: its delay's end, else its creation. */
+function readySince(job: Job): number {
+  return job.timestamp + (job.opts.delay ?? 0);
 }
 
 function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry): unknown {
@@ -129,6 +149,7 @@ async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions
     tenant: run.job.data.tenant,
     idempotencyKey: run.job.data.idempotencyKey,
     config: run.settings[entry.plugin.name],
+    http: createHttpClient({ signal: controller.signal }),
   };
 
   const aborted = new Promise<never>((_, reject) => {

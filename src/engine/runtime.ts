@@ -11,6 +11,7 @@ import {
 } from '../redis/index.ts';
 import { join } from 'node:path';
 import { defineAttemptCommands } from './attempts.ts';
+import { JobEvents } from './events.ts';
 import { liveWorkers, newWorkerId, startHeartbeat } from './heartbeat.ts';
 import { JobReader } from './jobs.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -43,6 +44,8 @@ export interface Runtime {
   producer: Producer;
   jobs: JobReader;
   workerPool?: WorkerPool;
+  /** Job life-cycle events of this process's workers. */
+  events: JobEvents;
   readiness(): Promise<Readiness>;
   stop(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const log = options.log ?? createLogger(config.log.level);
   const root = packageRoot();
   const cleanups: (() => Promise<void>)[] = [];
+  const events = new JobEvents(log);
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => log.error({ err }, 'stop step failed'));
   };
@@ -117,7 +121,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cleanups.push(() => registry.shutdown(config.plugins.settings, log));
 
       const workerId = newWorkerId();
-      workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }));
+      workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }), events);
       await workerPool.start(serve);
       cleanups.push(() => workerPool!.close());
 
@@ -143,6 +147,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       producer,
       jobs,
       workerPool,
+      events,
       async readiness() {
         const redisUp = await redis
           .ping()

@@ -4,6 +4,7 @@ import type { Registry } from '../plugins/index.ts';
 import { createRedis, type Keys } from '../redis/index.ts';
 import type { Redis } from 'ioredis';
 import { taskmasterBackoff } from './backoff-strategy.ts';
+import type { JobEvents } from './events.ts';
 import type { Logger } from './logger.ts';
 import { createProcessor } from './processor.ts';
 
@@ -24,6 +25,7 @@ export class WorkerPool {
     private readonly keys: Keys,
     readonly workerId: string,
     private readonly log: Logger,
+    private readonly events: JobEvents,
   ) {}
 
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
@@ -39,6 +41,7 @@ export class WorkerPool {
         settings: this.config.plugins.settings,
         log,
         shutdown: this.shutdown.signal,
+        events: this.events,
       });
 
       const worker = new Worker(this.keys.bullQueue(queue), processor, {

@@ -41,6 +41,24 @@ export interface HandlerContext {
   idempotencyKey?: string;
   /** This plugin's settings from the configuration (`plugins.settings.<name>`). */
   config: unknown;
+  /** The outbound HTTP client every plugin must use to call a URL. */
+  http: HttpClient;
+}
+
+/** Options of an outbound request, on top of `fetch`'s own. */
+export interface HttpRequestInit extends RequestInit {
+  /** Abort the request after this long (default 10 s). */
+  timeoutMs?: number;
+  /** Redirects to follow, each checked like the first URL (default 5; 0 returns the 3xx). */
+  maxRedirects?: number;
+}
+
+/**
+ * `fetch` with TaskMaster's outbound rules: a timeout, redirects followed by
+ * hand so that every hop is checked, and the job's signal linked in.
+ */
+export interface HttpClient {
+  fetch(url: string | URL, init?: HttpRequestInit): Promise<Response>;
 }
 
 export type Handler<T> = (payload: T, ctx: HandlerContext) => unknown | Promise<unknown>;

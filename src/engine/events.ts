@@ -1,0 +1,51 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from './logger.ts';
+
+/** What happened to a job, as the engine tells metrics, history and logs. */
+export interface JobEventMap {
+  /** A handler started an attempt. `waitMs`: from ready to started. */
+  'attempt.started': { queue: string; jobId: string; type: string; attempt: number; waitMs: number; tenant?: string };
+  /** An attempt ended. */
+  'attempt.ended': {
+    queue: string;
+    jobId: string;
+    type: string;
+    attempt: number;
+    durationMs: number;
+    outcome: 'completed' | 'failed';
+    errorName?: string;
+    /** True when no retry follows: the job is done, one way or the other. */
+    final: boolean;
+  };
+}
+
+export type JobEventName = keyof JobEventMap;
+
+/**
+ * A typed event emitter whose listeners cannot hurt the emitter: a listener
+ * that throws is logged and skipped, so telemetry never breaks a job's
+ * acknowledgement or retry.
+ */
+export class JobEvents {
+  private readonly emitter = new EventEmitter();
+
+  constructor(private readonly log?: Logger) {
+    this.emitter.setMaxListeners(100);
+  }
+
+  on<E extends JobEventName>(event: E, listener: (payload: JobEventMap[E]) => void): () => void {
+    const safe = (payload: JobEventMap[E]) => {
+      try {
+        listener(payload);
+      } catch (err) {
+        this.log?.error({ err, event }, 'job event listener failed');
+      }
+    };
+    this.emitter.on(event, safe);
+    return () => this.emitter.off(event, safe);
+  }
+
+  emit<E extends JobEventName>(event: E, payload: JobEventMap[E]): void {
+    this.emitter.emit(event, payload);
+  }
+}
