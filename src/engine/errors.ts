@@ -16,12 +16,18 @@ export class ValidationError extends Error {
   }
 }
 
-/** Redis could not take or give the data; nothing was stored. */
+/**
+ * Redis could not take or give the data; nothing was stored. The Redis error
+ * is kept as `reason`, not `cause`: h3 replaces a thrown error by its cause,
+ * and the API must still see this class.
+ */
 export class UnavailableError extends Error {
   override name = 'UnavailableError';
+  readonly reason: unknown;
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message);
+    this.reason = options?.cause;
   }
 }
 

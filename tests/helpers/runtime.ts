@@ -35,7 +35,8 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
   return startRuntime({ config, workers: options.workers ?? true, log: createLogger('silent') });
 }
 
-function mergeConfig(a: any, b: any): any {
+/** Merges test configuration objects; arrays and scalars of `b` replace `a`'s. */
+export function mergeConfig(a: any, b: any): any {
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) {
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? mergeConfig(a[k], v) : v;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../src/redis/index.ts';
-import { tempDir, uniquePrefix } from './runtime.ts';
+import { mergeConfig, tempDir, uniquePrefix } from './runtime.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -32,13 +32,15 @@ export interface ServerOptions {
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const port = await freePort();
   const dir = tempDir('tm-server-');
-  const config = {
-    dataDir: join(dir, 'data'),
-    redis: { prefix: uniquePrefix(), allowEviction: true, ...(options.redisUrl ? { url: options.redisUrl } : {}) },
-    api: { port, keys: [{ name: 'test-admin', key: ADMIN_KEY, scopes: ['admin'] }] },
-    log: { level: 'info' },
-    ...options.config,
-  };
+  const config = mergeConfig(
+    {
+      dataDir: join(dir, 'data'),
+      redis: { prefix: uniquePrefix(), allowEviction: true, ...(options.redisUrl ? { url: options.redisUrl } : {}) },
+      api: { port, keys: [{ name: 'test-admin', key: ADMIN_KEY, scopes: ['admin'] }] },
+      log: { level: 'info' },
+    },
+    options.config ?? {},
+  );
   const configFile = join(dir, 'taskmaster.config.json');
   writeFileSync(configFile, JSON.stringify(config));
 
