@@ -44,8 +44,17 @@ export const configSchema = z.object({
 
   redis: z
     .object({
-      /** A Redis URL; unset means TaskMaster starts its own `redis-server`. */
-      url: z.string().url().optional(),
+      /**
+       * A Redis URL; unset means TaskMaster starts its own `redis-server`.
+       * `redis+cluster://host:port,host:port` (or `rediss+cluster://`) names
+       * nodes of a Redis Cluster.
+       */
+      url: z
+        .string()
+        .regex(/^rediss?(\+cluster)?:\/\/\S+$/, 'must be a redis://, rediss:// or redis+cluster:// URL')
+        .optional(),
+      /** Treat `url` as one node of a Redis Cluster (same as the `redis+cluster://` form). */
+      cluster: z.boolean().default(false),
       /** Folder of the embedded server's append-only files; default `<dataDir>/redis`. */
       embeddedDir: z.string().optional(),
       /** Start even though `maxmemory-policy` is not `noeviction` (jobs may be evicted). */
@@ -53,7 +62,7 @@ export const configSchema = z.object({
       /** Prefix of every key TaskMaster writes. */
       prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tm'),
     })
-    .default({ allowEviction: false, prefix: 'tm' }),
+    .default({ allowEviction: false, prefix: 'tm', cluster: false }),
 
   api: z
     .object({

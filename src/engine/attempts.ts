@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.ts';
 import type { AttemptRecord } from '../core/index.ts';
 
 /** The hash field of a BullMQ job hash where TaskMaster keeps its attempts. */
@@ -31,12 +31,12 @@ declare module 'ioredis' {
   }
 }
 
-export function defineAttemptCommands(redis: Redis): void {
+export function defineAttemptCommands(redis: RedisClient): void {
   if (typeof (redis as any).tmAppendAttempt === 'function') return;
   redis.defineCommand('tmAppendAttempt', { numberOfKeys: 1, lua: APPEND_ATTEMPT });
 }
 
-export async function appendAttempt(redis: Redis, jobKey: string, record: AttemptRecord): Promise<void> {
+export async function appendAttempt(redis: RedisClient, jobKey: string, record: AttemptRecord): Promise<void> {
   await redis.tmAppendAttempt(jobKey, ATTEMPTS_FIELD, JSON.stringify(record));
 }
 

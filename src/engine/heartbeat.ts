@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/index.ts';
+import type { Keys, RedisClient } from '../redis/index.ts';
 
 const BEAT_MS = 5000;
 /** A worker process not heard from for this long is not counted as running. */
@@ -26,7 +25,7 @@ export function newWorkerId(): string {
  * Tells every other process, through Redis, that this worker process is alive
  * and what it runs. Missing a beat because Redis is away is harmless.
  */
-export function startHeartbeat(redis: Redis, keys: Keys, info: WorkerProcessInfo): () => Promise<void> {
+export function startHeartbeat(redis: RedisClient, keys: Keys, info: WorkerProcessInfo): () => Promise<void> {
   const beat = async () => {
     const now = Date.now();
     await redis
@@ -57,6 +56,6 @@ export function startHeartbeat(redis: Redis, keys: Keys, info: WorkerProcessInfo
 }
 
 /** Ids of the worker processes seen within `WORKER_STALE_MS`. */
-export async function liveWorkers(redis: Redis, keys: Keys): Promise<string[]> {
+export async function liveWorkers(redis: RedisClient, keys: Keys): Promise<string[]> {
   return redis.zrangebyscore(keys.workers(), Date.now() - WORKER_STALE_MS, '+inf');
 }

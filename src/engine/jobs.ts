@@ -1,7 +1,6 @@
 import { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { queueOfJobId, type AttemptRecord, type JobEnvelope, type JobState } from '../core/index.ts';
-import type { Keys } from '../redis/index.ts';
+import type { Keys, RedisClient } from '../redis/index.ts';
 import { ATTEMPTS_FIELD, parseAttempts } from './attempts.ts';
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { publicState } from './producer.ts';
@@ -35,7 +34,7 @@ export interface JobView {
 export class JobReader {
   constructor(
     private readonly queues: QueueSet,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -1,5 +1,4 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   errorName,
   isPermanentError,
@@ -9,7 +8,7 @@ import {
   type JobEnvelope,
 } from '../core/index.ts';
 import type { JobTypeEntry, Registry } from '../plugins/index.ts';
-import type { Keys } from '../redis/index.ts';
+import type { Keys, RedisClient } from '../redis/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
 import { appendAttempt } from './attempts.ts';
 import { createHttpClient } from './outbound.ts';
@@ -22,7 +21,7 @@ const NO_HANDLER_RECHECK_MS = 5000;
 export interface ProcessorDeps {
   queue: string;
   registry: Registry;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   workerId: string;
   settings: Record<string, unknown>;

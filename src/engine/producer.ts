@@ -1,5 +1,4 @@
 import type { JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.ts';
 import {
   bullPriority,
@@ -12,7 +11,7 @@ import {
   type JobSubmission,
 } from '../core/index.ts';
 import type { Registry } from '../plugins/index.ts';
-import type { Keys } from '../redis/index.ts';
+import type { Keys, RedisClient } from '../redis/index.ts';
 import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
 import type { QueueSet } from './queues.ts';
 
@@ -49,7 +48,7 @@ export class Producer {
     private readonly config: Config,
     private readonly registry: Registry,
     private readonly queues: QueueSet,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 
@@ -149,11 +148,13 @@ export class Producer {
   private async confirm(jobs: PreparedJob[]): Promise<Submitted[]> {
     const keyed = jobs.filter((j) => j.data.idempotencyKey);
     const stored = new Map<string, string | null>();
-    if (keyed.length) {
+    // One pipeline per queue: on a cluster a pipeline may only touch one slot.
+    for (const queue of new Set(keyed.map((j) => j.queue))) {
+      const ofQueue = keyed.filter((j) => j.queue === queue);
       const pipeline = this.redis.pipeline();
-      for (const j of keyed) pipeline.hget(this.keys.job(j.queue, j.opts.jobId), 'data');
+      for (const j of ofQueue) pipeline.hget(this.keys.job(queue, j.opts.jobId), 'data');
       const replies = await storing(pipeline.exec());
-      keyed.forEach((j, i) => stored.set(j.opts.jobId, (replies?.[i]?.[1] as string | null) ?? null));
+      ofQueue.forEach((j, i) => stored.set(j.opts.jobId, (replies?.[i]?.[1] as string | null) ?? null));
     }
 
     return Promise.all(

@@ -1,6 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/index.ts';
+import type { Keys, RedisClient } from '../redis/index.ts';
 
 /**
  * The BullMQ `Queue` objects of the declared queues, sharing one fail-fast
@@ -10,7 +9,7 @@ export class QueueSet {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly keys: Keys,
     readonly names: readonly string[],
   ) {}

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { packageRoot, type Config } from '../config/index.ts';
 import { Registry } from '../plugins/index.ts';
 import {
@@ -7,7 +6,9 @@ import {
   Keys,
   startEmbeddedRedis,
   waitReady,
+  toClusterUrl,
   type EmbeddedRedis,
+  type RedisClient,
 } from '../redis/index.ts';
 import { join } from 'node:path';
 import { defineAttemptCommands } from './attempts.ts';
@@ -38,7 +39,7 @@ export interface Runtime {
   config: Config;
   log: Logger;
   redisUrl: string;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   registry: Registry;
   producer: Producer;
@@ -69,7 +70,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   try {
     // 1. Redis.
-    let redisUrl = config.redis.url;
+    let redisUrl = config.redis.url && config.redis.cluster ? toClusterUrl(config.redis.url) : config.redis.url;
     let embedded: EmbeddedRedis | undefined;
     if (!redisUrl) {
       embedded = await startEmbeddedRedis(config.redis.embeddedDir ?? join(config.dataDir, 'redis'));

@@ -1,8 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import type { Registry } from '../plugins/index.ts';
-import { createRedis, type Keys } from '../redis/index.ts';
-import type { Redis } from 'ioredis';
+import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
 import { taskmasterBackoff } from './backoff-strategy.ts';
 import type { JobEvents } from './events.ts';
 import type { Logger } from './logger.ts';
@@ -21,7 +20,7 @@ export class WorkerPool {
     private readonly config: Config,
     private readonly registry: Registry,
     private readonly redisUrl: string,
-    private readonly commandRedis: Redis,
+    private readonly commandRedis: RedisClient,
     private readonly keys: Keys,
     readonly workerId: string,
     private readonly log: Logger,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { dataNodes, type RedisClient } from './connection.ts';
 
 export interface ServerCheck {
   /** Refuse to start: the server may drop jobs. */
@@ -7,11 +8,18 @@ export interface ServerCheck {
 }
 
 /**
- * Checks a Redis server TaskMaster did not start itself: anything but
+ * Checks a Redis server (or every master of a cluster) TaskMaster did not start itself: anything but
  * `noeviction` can evict jobs, and a server that persists nothing loses every
  * job when it restarts.
  */
-export async function checkServer(redis: Redis, allowEviction: boolean): Promise<ServerCheck> {
+export async function checkServer(redis: RedisClient, allowEviction: boolean): Promise<ServerCheck> {
+  const checks = await Promise.all(dataNodes(redis).map((node) => checkNode(node, allowEviction)));
+  const fatal = checks.find((c) => c.fatal)?.fatal;
+  return { fatal, warnings: [...new Set(checks.flatMap((c) => c.warnings))] };
+}
+
+/** One server: each master of a cluster is configured on its own. */
+async function checkNode(redis: Redis, allowEviction: boolean): Promise<ServerCheck> {
   const warnings: string[] = [];
   const policy = await configGet(redis, 'maxmemory-policy');
   const appendonly = await configGet(redis, 'appendonly');

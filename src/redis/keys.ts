@@ -1,7 +1,9 @@
 /**
  * Key naming. BullMQ keys are `<prefix>:{<queue>}:...`: the braces are a hash
  * tag, so all keys of one queue share a Redis Cluster slot. TaskMaster's own
- * keys live beside them under the same prefix.
+ * keys live beside them under the same prefix; keys that one MULTI or script
+ * touches together carry one hash tag of their own (`{workers}`), so that they
+ * too share a slot on a cluster. A key used only on its own needs no tag.
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -18,11 +20,11 @@ export class Keys {
 
   /** Sorted set of worker processes by last heartbeat (ms). */
   workers(): string {
-    return `${this.prefix}:workers`;
+    return `${this.prefix}:{workers}`;
   }
 
   /** Hash of worker process id to its JSON description. */
   workerInfo(): string {
-    return `${this.prefix}:workers:info`;
+    return `${this.prefix}:{workers}:info`;
   }
 }

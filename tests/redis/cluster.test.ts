@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime } from '../../src/engine/index.ts';
+import { startTestCluster, nodeOfKey, type TestCluster } from '../helpers/redis-cluster.ts';
+import { startTestRuntime, uniquePrefix, waitFor } from '../helpers/runtime.ts';
+import { api, startServer } from '../helpers/server.ts';
+
+const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'plugins');
+
+let cluster: TestCluster;
+let runtime: Runtime;
+
+beforeAll(async () => {
+  cluster = await startTestCluster(3);
+  runtime = await startTestRuntime({
+    redisUrl: cluster.url,
+    config: {
+      plugins: { dirs: [FIXTURES] },
+      defaults: { backoffMs: 20 },
+      // Names chosen so that their hash tags land on different masters (checked below).
+      queues: { default: { concurrency: 5 }, alpha: { concurrency: 5 }, beta: { concurrency: 5 } },
+    },
+  });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  await cluster?.stop();
+});
+
+async function finished(id: string) {
+  return waitFor(async () => {
+    const job = await runtime.jobs.get(id);
+    return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+  }, 30_000);
+}
+
+describe('Redis Cluster', () => {
+  it('spreads queues over different masters, each queue in one slot', async () => {
+    const prefix = runtime.keys.prefix;
+    const owners = await Promise.all(
+      ['default', 'alpha', 'beta'].map((q) => nodeOfKey(cluster, `${prefix}:{${q}}:wait`)),
+    );
+
+    expect(new Set(owners).size).toBeGreaterThan(1);
+    expect(await nodeOfKey(cluster, `${prefix}:{alpha}:active`)).toBe(owners[1]);
+  });
+
+  it('stores, runs and reads a job', async () => {
+    const { id } = await runtime.producer.submit({ type: 'test.noop', payload: { n: 1 }, queue: 'alpha' });
+
+    const job = await finished(id);
+
+    expect(job.state).toBe('completed');
+    expect(job.result).toEqual({ echoed: { n: 1 } });
+    expect(job.attempts).toHaveLength(1);
+  });
+
+  it('takes a bulk submission spanning queues on different masters, with idempotency keys', async () => {
+    const jobs = ['default', 'alpha', 'beta', 'alpha'].map((queue, i) => ({
+      type: 'test.noop',
+      payload: { n: i },
+      queue,
+      idempotencyKey: `bulk-${runtime.keys.prefix}-${i}`,
+    }));
+
+    const first = await runtime.producer.submitBulk(jobs);
+    const again = await runtime.producer.submitBulk(jobs);
+
+    expect(first.map((j) => j.duplicate)).toEqual([false, false, false, false]);
+    expect(again.map((j) => j.duplicate)).toEqual([true, true, true, true]);
+    for (const j of first) expect((await finished(j.id)).state).toBe('completed');
+  });
+
+  it('retries a failing job and fails it for good after its retries', async () => {
+    const { id } = await runtime.producer.submit({ type: 'test.flaky', payload: { failures: 9 }, retries: 2, queue: 'beta' });
+
+    const job = await finished(id);
+
+    expect(job.state).toBe('failed');
+    expect(job.attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
+  });
+
+  it('reports ready with a live worker heartbeat', async () => {
+    expect(await runtime.readiness()).toEqual({ redis: true, workers: true });
+  });
+
+  it('serves the HTTP API and a separate worker process against the cluster', async () => {
+    const config = {
+      redis: { url: cluster.url, prefix: uniquePrefix(), allowEviction: true },
+      plugins: { dirs: [FIXTURES] },
+      queues: { default: { concurrency: 2 }, alpha: { concurrency: 2 } },
+    };
+    const worker = await startServer({ role: 'worker', config });
+    const server = await startServer({ role: 'api', config });
+    try {
+      const created = await api(server, 'POST', '/api/v1/jobs', { type: 'test.noop', payload: { n: 7 }, queue: 'alpha' });
+      expect(created.status).toBe(202);
+
+      const done = await waitFor(async () => {
+        const res = await api(server, 'GET', `/api/v1/jobs/${created.body.id}`);
+        return res.body?.state === 'completed' ? res.body : undefined;
+      }, 30_000);
+      expect(done.result).toEqual({ echoed: { n: 7 } });
+    } finally {
+      await server.stop();
+      await worker.stop();
+    }
+  });
+});
