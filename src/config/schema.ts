@@ -126,6 +126,15 @@ export const configSchema = z.object({
     })
     .default({ dirs: [], builtins: true, settings: {} }),
 
+  audit: z
+    .object({
+      /** Audit entries kept at most; the oldest are dropped first. */
+      maxEntries: z.number().int().min(100).default(100_000),
+      /** Audit entries older than this are dropped. */
+      retentionMs: z.number().int().min(MINUTE).default(365 * DAY),
+    })
+    .default({ maxEntries: 100_000, retentionMs: 365 * DAY }),
+
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -6,3 +6,4 @@ export * from './runtime.ts';
 export * from './heartbeat.ts';
 export * from './attempts.ts';
 export * from './events.ts';
+export * from './audit.ts';

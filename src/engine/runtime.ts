@@ -12,6 +12,7 @@ import {
 } from '../redis/index.ts';
 import { join } from 'node:path';
 import { defineAttemptCommands } from './attempts.ts';
+import { AuditLog } from './audit.ts';
 import { JobEvents } from './events.ts';
 import { liveWorkers, newWorkerId, startHeartbeat } from './heartbeat.ts';
 import { JobReader } from './jobs.ts';
@@ -44,6 +45,8 @@ export interface Runtime {
   registry: Registry;
   producer: Producer;
   jobs: JobReader;
+  /** Who did what: admin actions and key changes, shared by every process. */
+  audit: AuditLog;
   workerPool?: WorkerPool;
   /** Job life-cycle events of this process's workers. */
   events: JobEvents;
@@ -110,6 +113,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     cleanups.push(() => queues.close());
     const producer = new Producer(config, registry, queues, redis, keys);
     const jobs = new JobReader(queues, redis, keys);
+    const audit = new AuditLog(redis, keys, config.audit);
 
     // 4. Workers.
     let workerPool: WorkerPool | undefined;
@@ -147,6 +151,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       registry,
       producer,
       jobs,
+      audit,
       workerPool,
       events,
       async readiness() {

@@ -27,4 +27,29 @@ export class Keys {
   workerInfo(): string {
     return `${this.prefix}:{workers}:info`;
   }
+
+  /** Stream of audit entries: who did what, when, on which job. */
+  audit(): string {
+    return `${this.prefix}:audit`;
+  }
+
+  /** Hash of API key hash (hex) to the key's JSON record. */
+  apiKeys(): string {
+    return `${this.prefix}:{apikeys}:byhash`;
+  }
+
+  /** Hash of API key id to its hash (hex); shares the hash tag with `apiKeys`. */
+  apiKeyIds(): string {
+    return `${this.prefix}:{apikeys}:byid`;
+  }
+
+  /** Set once the first-start admin key was generated; shares the `apikeys` tag. */
+  apiKeysBootstrap(): string {
+    return `${this.prefix}:{apikeys}:bootstrap`;
+  }
+
+  /** Token bucket of one API key's submissions. */
+  rateBucket(keyId: string): string {
+    return `${this.prefix}:ratelimit:${keyId}`;
+  }
 }
