@@ -73,7 +73,11 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
       const ok = await fetch(url + path).then((r) => r.ok, () => false);
       if (ok) break;
-      if (Date.now() > deadline) throw new Error(`server not ready:\n${output}`);
+      if (Date.now() > deadline) {
+        // Never leave a half-started server behind a failed test.
+        child.kill('SIGKILL');
+        throw new Error(`server not ready:\n${output}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }

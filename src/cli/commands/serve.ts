@@ -19,6 +19,12 @@ export async function runServer(role: 'all' | 'api'): Promise<void> {
   process.env.TASKMASTER_ROOT = packageRoot();
   process.env.NITRO_PORT = String(config.api.port);
   process.env.NITRO_HOST = config.api.host;
+  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+    // Nitro only logs a failed listen; a server that cannot listen must not stay up.
+    if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') return;
+    process.stderr.write(`taskmaster: cannot listen on ${config.api.host}:${config.api.port}: ${err.code}\n`);
+    process.exit(1);
+  });
   await import(pathToFileURL(entry).href);
 }
 
