@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 import {
   DAY,
   DEFAULT_BACKOFF_MS,
@@ -126,6 +127,19 @@ export const configSchema = z.object({
     })
     .default({ dirs: [], builtins: true, settings: {} }),
 
+  outbound: z
+    .object({
+      /**
+       * What plugins may reach although it is loopback, private, link-local,
+       * CGNAT or otherwise special (refused by default): CIDRs (`10.0.0.0/8`,
+       * `::1/128`), addresses (`127.0.0.1`), host names (`localhost`) or
+       * `*.suffix` (`*.svc.cluster.local`). A host name listed here is trusted
+       * whatever it resolves to.
+       */
+      allow: z.array(z.string().refine(isAllowEntry, 'must be a CIDR, an IP address, a host name or *.suffix')).default([]),
+    })
+    .default({ allow: [] }),
+
   audit: z
     .object({
       /** Audit entries kept at most; the oldest are dropped first. */
@@ -141,6 +155,11 @@ export const configSchema = z.object({
     })
     .default({ level: 'info' }),
 });
+
+function isAllowEntry(entry: string): boolean {
+  const text = entry.trim();
+  return ipaddr.isValidCIDR(text) || ipaddr.isValid(text) || /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/i.test(text);
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/index.ts';
+import type { Keys, RedisClient } from '../redis/index.ts';
 import { UnavailableError } from './errors.ts';
 
 /** One recorded action: who did what, when, on which job or object. */
@@ -64,7 +63,7 @@ const SCAN_LIMIT = 20 * BATCH;
  */
 export class AuditLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly options: AuditOptions,
   ) {}

@@ -1,18 +1,19 @@
+import { fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type { HttpClient, HttpRequestInit } from '../sdk/types.ts';
+import { blockedCause, OutboundGuard } from './outbound-guard.ts';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_REDIRECTS = 5;
 
-/** Checks a URL before any request to it; throws to refuse it. */
-export type OutboundGuard = (url: URL) => Promise<void>;
-
 /**
  * The HTTP client plugins get as `ctx.http`. Every request has a timeout and
  * is tied to the job's signal; redirects are followed by hand, so the guard
- * sees each hop, and a 303 (or a 301/302 after POST) turns into a GET.
+ * checks each hop before it is requested, and a 303 (or a 301/302 after POST)
+ * turns into a GET. A refused address fails with a `PermanentError`, which is
+ * not retried.
  */
-export function createHttpClient(options: { guard?: OutboundGuard; signal?: AbortSignal } = {}): HttpClient {
-  const guard = options.guard ?? (async () => {});
+export function createHttpClient(options: { guard: OutboundGuard; signal?: AbortSignal }): HttpClient {
+  const { guard } = options;
 
   return {
     async fetch(input: string | URL, init: HttpRequestInit = {}): Promise<Response> {
@@ -21,10 +22,12 @@ export function createHttpClient(options: { guard?: OutboundGuard; signal?: Abor
       const signal = AbortSignal.any(signals);
 
       let url = new URL(input);
-      let request: RequestInit = { ...rest, signal, redirect: 'manual' };
+      let request = { ...rest, signal, redirect: 'manual', dispatcher: guard.dispatcher } as UndiciRequestInit;
       for (let hop = 0; ; hop++) {
-        await guard(url);
-        const response = await fetch(url, request);
+        await guard.check(url);
+        const response = (await undiciFetch(url, request).catch((err) => {
+          throw blockedCause(err) ?? err;
+        })) as unknown as Response;
         const location = response.headers.get('location');
         if (!isRedirect(response.status) || !location || hop >= maxRedirects) return response;
 

@@ -12,6 +12,7 @@ import type { Keys, RedisClient } from '../redis/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
 import { appendAttempt } from './attempts.ts';
 import { createHttpClient } from './outbound.ts';
+import type { OutboundGuard } from './outbound-guard.ts';
 import type { JobEvents } from './events.ts';
 import type { Logger } from './logger.ts';
 
@@ -25,6 +26,8 @@ export interface ProcessorDeps {
   keys: Keys;
   workerId: string;
   settings: Record<string, unknown>;
+  /** Checks every outbound request a handler makes through `ctx.http`. */
+  outbound: OutboundGuard;
   log: Logger;
   /** Fires when this worker shuts down past its drain limit. */
   shutdown: AbortSignal;
@@ -72,6 +75,7 @@ export function createProcessor(deps: ProcessorDeps) {
         timeoutMs,
         signals: [cancel, deps.shutdown],
         settings: deps.settings,
+        outbound: deps.outbound,
       });
 
       // 4. Recorded before BullMQ completes the job, so retention removes both together.
@@ -124,6 +128,7 @@ interface RunOptions {
   timeoutMs?: number;
   signals: (AbortSignal | undefined)[];
   settings: Record<string, unknown>;
+  outbound: OutboundGuard;
 }
 
 /**
@@ -148,7 +153,7 @@ async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions
     tenant: run.job.data.tenant,
     idempotencyKey: run.job.data.idempotencyKey,
     config: run.settings[entry.plugin.name],
-    http: createHttpClient({ signal: controller.signal }),
+    http: createHttpClient({ guard: run.outbound, signal: controller.signal }),
   };
 
   const aborted = new Promise<never>((_, reject) => {

@@ -5,6 +5,7 @@ import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
 import { taskmasterBackoff } from './backoff-strategy.ts';
 import type { JobEvents } from './events.ts';
 import type { Logger } from './logger.ts';
+import { OutboundGuard } from './outbound-guard.ts';
 import { createProcessor } from './processor.ts';
 
 /**
@@ -15,6 +16,7 @@ import { createProcessor } from './processor.ts';
 export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly shutdown = new AbortController();
+  private readonly outbound: OutboundGuard;
 
   constructor(
     private readonly config: Config,
@@ -25,7 +27,9 @@ export class WorkerPool {
     readonly workerId: string,
     private readonly log: Logger,
     private readonly events: JobEvents,
-  ) {}
+  ) {
+    this.outbound = new OutboundGuard(config.outbound.allow);
+  }
 
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
   async start(queues: string[]): Promise<void> {
@@ -38,6 +42,7 @@ export class WorkerPool {
         keys: this.keys,
         workerId: this.workerId,
         settings: this.config.plugins.settings,
+        outbound: this.outbound,
         log,
         shutdown: this.shutdown.signal,
         events: this.events,
@@ -75,6 +80,7 @@ export class WorkerPool {
       await drain;
     } finally {
       clearTimeout(timer);
+      await this.outbound.close();
     }
   }
 }

@@ -17,6 +17,8 @@ async function start() {
   runtime = await startTestRuntime({
     config: {
       defaults: { backoffMs: 50 },
+      // The receiver listens on loopback, which the outbound guard refuses unless allowed.
+      outbound: { allow: ['127.0.0.1'] },
       plugins: { settings: { webhooks: { secrets: { default: SECRET } } } },
     },
   });
