@@ -14,7 +14,7 @@ afterAll(async () => {
 describe('npm run demo', () => {
   it('replays the sample workload to the end and prints its summary', async () => {
     const demoConfig = JSON.parse(readFileSync(join(ROOT, 'examples', 'demo.config.json'), 'utf8'));
-    server = await startServer({ redisUrl: inject('redisUrl'), config: { plugins: demoConfig.plugins } });
+    server = await startServer({ redisUrl: inject('redisUrl'), config: { plugins: demoConfig.plugins, outbound: demoConfig.outbound } });
     const port = Number(new URL(server.url).port);
     const dir = tempDir('tm-demo-');
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...demoConfig, api: { port, keys: [] } }));
