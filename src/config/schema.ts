@@ -9,6 +9,8 @@ import {
   MINUTE,
   PRIORITIES,
   QUEUE_NAME,
+  SCHEDULE_NAME,
+  scheduleSpecSchema,
   SECOND,
 } from '../core/index.ts';
 
@@ -148,6 +150,20 @@ export const configSchema = z.object({
       retentionMs: z.number().int().min(MINUTE).default(365 * DAY),
     })
     .default({ maxEntries: 100_000, retentionMs: 365 * DAY }),
+
+  scheduler: z
+    .object({
+      /** Run the schedule loop in this process (every process may; they agree through Redis). */
+      enabled: z.boolean().default(true),
+      /** How often the loop looks for due slots. */
+      tickMs: z.number().int().min(50).max(60 * SECOND).default(SECOND),
+      /** A slot older than this when first seen counts as missed (see `missedRuns`). */
+      graceMs: z.number().int().min(SECOND).default(MINUTE),
+    })
+    .default({ enabled: true, tickMs: SECOND, graceMs: MINUTE }),
+
+  /** Named schedules, written to Redis at every start (see the README's Schedules section). */
+  schedules: z.record(z.string().regex(SCHEDULE_NAME), scheduleSpecSchema).default({}),
 
   log: z
     .object({

@@ -4,3 +4,4 @@ export * from './backoff.ts';
 export * from './job.ts';
 export * from './ids.ts';
 export * from './time.ts';
+export * from './schedule.ts';

@@ -7,3 +7,4 @@ export * from './heartbeat.ts';
 export * from './attempts.ts';
 export * from './events.ts';
 export * from './audit.ts';
+export * from './schedules/engine.ts';

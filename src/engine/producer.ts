@@ -9,6 +9,7 @@ import {
   type JobEnvelope,
   type JobState,
   type JobSubmission,
+  type RetentionOptions,
 } from '../core/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
@@ -33,6 +34,12 @@ interface PreparedJob {
   opts: JobsOptions & { jobId: string };
 }
 
+/** Options only TaskMaster's own producers (schedules, flows) set on a job. */
+export interface InternalOptions {
+  /** Overrides of the configured retention for this job. */
+  retention?: RetentionOptions;
+}
+
 /** The outcome of one job of a bulk submission. */
 export type BulkItem = ({ ok: true } & Submitted) | { ok: false; index: number; issues: FieldIssue[] };
 
@@ -52,8 +59,12 @@ export class Producer {
     private readonly keys: Keys,
   ) {}
 
-  async submit(input: unknown, submittedBy?: string): Promise<Submitted> {
-    const prepared = this.prepare(input, submittedBy, '');
+  /**
+   * Stores one job. `internal` carries what only TaskMaster itself sets, such
+   * as a schedule's retention for the jobs it produces.
+   */
+  async submit(input: unknown, submittedBy?: string, internal: InternalOptions = {}): Promise<Submitted> {
+    const prepared = this.prepare(input, submittedBy, '', internal);
     if ('issues' in prepared) throw new ValidationError('invalid job', prepared.issues);
 
     const queue = this.queues.get(prepared.queue);
@@ -89,7 +100,18 @@ export class Producer {
     return this.confirm(prepared);
   }
 
-  private prepare(input: unknown, submittedBy: string | undefined, prefix: string): PreparedJob | { issues: FieldIssue[] } {
+  /** Checks a submission as `submit` would, storing nothing; the issues are named under `prefix`. */
+  validate(input: unknown, prefix = ''): FieldIssue[] {
+    const prepared = this.prepare(input, undefined, prefix);
+    return 'issues' in prepared ? prepared.issues : [];
+  }
+
+  private prepare(
+    input: unknown,
+    submittedBy: string | undefined,
+    prefix: string,
+    internal: InternalOptions = {},
+  ): PreparedJob | { issues: FieldIssue[] } {
     // 1. The envelope: known fields, right types.
     const parsed = jobSubmissionSchema.safeParse(input);
     if (!parsed.success) return { issues: fieldIssues(prefix, parsed.error.issues) };
@@ -114,7 +136,7 @@ export class Producer {
     const retries = job.retries ?? typeDefaults.retries ?? defaults.retries;
     const timeoutMs = job.timeoutMs ?? typeDefaults.timeoutMs ?? defaults.timeoutMs;
     const jobId = job.idempotencyKey ? idempotentJobId(queue, job.tenant, job.idempotencyKey) : newJobId(queue);
-    const retention = this.config.retention;
+    const retention = { ...this.config.retention, ...internal.retention };
 
     return {
       type: job.type,

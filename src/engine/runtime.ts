@@ -19,6 +19,7 @@ import { JobReader } from './jobs.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { Producer } from './producer.ts';
 import { QueueSet } from './queues.ts';
+import { ScheduleEngine, type Clock } from './schedules/engine.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 export interface RuntimeOptions {
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   /** Queues to work on; default the configured `worker.queues`, else all. */
   queues?: string[];
   log?: Logger;
+  /** The schedule engine's clock; tests pass one they move by hand. */
+  clock?: Clock;
 }
 
 export interface Readiness {
@@ -47,6 +50,7 @@ export interface Runtime {
   jobs: JobReader;
   /** Who did what: admin actions and key changes, shared by every process. */
   audit: AuditLog;
+  schedules: ScheduleEngine;
   workerPool?: WorkerPool;
   /** Job life-cycle events of this process's workers. */
   events: JobEvents;
@@ -59,7 +63,8 @@ export interface Runtime {
  * 1. Redis: the configured server, checked, or an embedded `redis-server`;
  * 2. plugins: discovered, loaded and validated (a bad one stops the start);
  * 3. the producer and the job reader;
- * 4. when asked, the workers, after every plugin's `onInit`.
+ * 4. when asked, the workers, after every plugin's `onInit`;
+ * 5. the schedule loop, after writing the configured schedules.
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
@@ -114,6 +119,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const producer = new Producer(config, registry, queues, redis, keys);
     const jobs = new JobReader(queues, redis, keys);
     const audit = new AuditLog(redis, keys, config.audit);
+    const schedules = new ScheduleEngine({
+      redis,
+      keys,
+      producer,
+      queues,
+      log: log.child({ component: 'schedules' }),
+      clock: options.clock,
+      tickMs: config.scheduler.tickMs,
+      graceMs: config.scheduler.graceMs,
+    });
+    await schedules.applyConfigured(config.schedules);
 
     // 4. Workers.
     let workerPool: WorkerPool | undefined;
@@ -142,6 +158,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       log.info({ queues: serve }, 'workers started');
     }
 
+    // 5. Schedules: any number of processes may tick; they agree through Redis.
+    if (config.scheduler.enabled) {
+      schedules.start();
+      cleanups.push(() => schedules.stop());
+    }
+
     return {
       config,
       log,
@@ -152,6 +174,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       producer,
       jobs,
       audit,
+      schedules,
       workerPool,
       events,
       async readiness() {

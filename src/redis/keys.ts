@@ -52,4 +52,23 @@ export class Keys {
   rateBucket(keyId: string): string {
     return `${this.prefix}:ratelimit:${keyId}`;
   }
+
+  /**
+   * Hashes of schedules by name: `specs` (the definition as given), `meta`
+   * (version, content hash, anchor) and `state` (what was run). One hash tag,
+   * so a script may change all three at once.
+   */
+  schedules(part: 'specs' | 'meta' | 'state'): string {
+    return `${this.prefix}:{schedules}:${part}`;
+  }
+
+  /** A plugin's key-value entry, namespaced by plugin name. */
+  pluginKv(plugin: string, key: string): string {
+    return `${this.prefix}:kv:${plugin}:${key}`;
+  }
+
+  /** A cache entry written for other services to read (`cache.warm`). */
+  cache(key: string): string {
+    return `${this.prefix}:cache:${key}`;
+  }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { loadConfig, type ConfigInput } from '../../src/config/index.ts';
-import { createLogger, startRuntime, type Runtime } from '../../src/engine/index.ts';
+import { createLogger, startRuntime, type Clock, type Runtime } from '../../src/engine/index.ts';
 
 /** A key prefix no other test uses: each test gets its own queues. */
 export function uniquePrefix(): string {
@@ -19,6 +19,8 @@ export interface TestRuntimeOptions {
   workers?: boolean;
   config?: ConfigInput;
   redisUrl?: string;
+  /** The schedule engine's clock. */
+  clock?: Clock;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     log: { level: 'silent' },
   };
   const config = loadConfig({}, mergeConfig(base, options.config ?? {}));
-  return startRuntime({ config, workers: options.workers ?? true, log: createLogger('silent') });
+  return startRuntime({ config, workers: options.workers ?? true, log: createLogger('silent'), clock: options.clock });
 }
 
 /** Merges test configuration objects; arrays and scalars of `b` replace `a`'s. */
