@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { queueOfJobId, scheduleSpecSchema, SCHEDULE_NAME, type ScheduleSpec } from '../../core/index.ts';
-import type { Keys } from '../../redis/index.ts';
+import type { Keys, RedisClient } from '../../redis/index.ts';
 import { fieldIssues, NotFoundError, ValidationError, type FieldIssue } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Producer } from '../producer.ts';
@@ -22,7 +21,7 @@ const PENDING_RECOVERY_MS = 15_000;
 const UNFINISHED = new Set(['waiting', 'wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 export interface ScheduleEngineOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   producer: Producer;
   queues: QueueSet;

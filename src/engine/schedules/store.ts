@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { ScheduleSpec } from '../../core/index.ts';
-import type { Keys } from '../../redis/index.ts';
+import type { Keys, RedisClient } from '../../redis/index.ts';
 
 /** Where a schedule came from; a configured one is written again at every start. */
 export type ScheduleSource = 'config' | 'api';
@@ -87,7 +86,7 @@ return 1
 /** The schedules in Redis: one entry per name, shared by every process. */
 export class ScheduleStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 
