@@ -38,7 +38,13 @@ function toResponse(error: H3Error): { status: number; body: ErrorBody; retryAft
 
   const data = error.data as { code?: string; details?: unknown } | undefined;
   if (data?.code) {
-    return { status: error.statusCode, body: { error: { code: data.code, message: error.message, details: data.details } } };
+    // A refusal that says when to come back (429) carries it as Retry-After too.
+    const retryAfter = (data.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    return {
+      status: error.statusCode,
+      retryAfter,
+      body: { error: { code: data.code, message: error.message, details: data.details } },
+    };
   }
   if (error.statusCode === 404) {
     return { status: 404, body: { error: { code: 'not_found', message: 'no such route' } } };

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.ts';
 import { runEnqueue, runJob } from './commands/jobs.ts';
 import { runDemo } from './commands/demo.ts';
+import { runKeys } from './commands/keys.ts';
 import { runServer, runWorker } from './commands/serve.ts';
 
 const USAGE = `usage: taskmaster <command> [options]
@@ -12,6 +13,7 @@ const USAGE = `usage: taskmaster <command> [options]
   enqueue TYPE --data JSON   submit a job [--priority P] [--queue Q] [--delay-ms N]
                              [--retries N] [--idempotency-key K] [--tenant T]
   job ID                     show a job, its attempts and result
+  keys create|list|revoke|hash  manage API keys (taskmaster keys help)
   demo [--file F] [--rate N] replay a workload through a running API
        [--url U] [--key K]   (defaults: examples/workload.ndjson, 200/s)
 
@@ -25,6 +27,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   enqueue: runEnqueue,
   job: runJob,
   demo: runDemo,
+  keys: runKeys,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -18,6 +18,13 @@ import {
 export const SCOPES = ['submit', 'read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
+const rateLimitSchema = z.object({
+  /** Jobs a key may submit per second, on average. */
+  perSecond: z.number().positive().max(1_000_000),
+  /** Jobs a key may submit at once before the average applies (the bucket's size). */
+  burst: z.number().int().min(1).max(10_000_000),
+});
+
 const apiKeySchema = z
   .object({
     /** Shown in logs and on jobs as `submittedBy`; never the key itself. */
@@ -27,6 +34,12 @@ const apiKeySchema = z
     /** `sha256:<hex>` of the key, as `taskmaster keys hash` prints it. */
     keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
     scopes: z.array(z.enum(SCOPES)).min(1),
+    /** With `submit`: the only job types this key may submit. */
+    jobTypes: z.array(z.string().min(1)).min(1).optional(),
+    /** With `submit`: the only tenants this key may submit for. */
+    tenants: z.array(z.string().min(1)).min(1).optional(),
+    /** This key's own submission rate limit, instead of `api.rateLimit`. */
+    rateLimit: rateLimitSchema.optional(),
   })
   .refine((k) => Boolean(k.key) !== Boolean(k.keyHash), {
     message: 'set exactly one of key and keyHash',
@@ -77,8 +90,23 @@ export const configSchema = z.object({
       bulkLimit: z.number().int().min(1).max(10_000).default(1000),
       /** API keys; when empty the first start generates one. */
       keys: z.array(apiKeySchema).default([]),
+      /** Submission rate limit of each key, in jobs (a bulk of 50 takes 50). */
+      rateLimit: rateLimitSchema.default({ perSecond: 1000, burst: 2000 }),
+      /** A request body not received in full within this long gets 408. */
+      bodyTimeoutMs: z.number().int().min(100).default(10 * SECOND),
+      /** A request's headers not received in full within this long close the connection. */
+      headersTimeoutMs: z.number().int().min(100).default(20 * SECOND),
     })
-    .default({ host: '127.0.0.1', port: 3000, payloadLimitBytes: 512 * 1024, bulkLimit: 1000, keys: [] }),
+    .default({
+      host: '127.0.0.1',
+      port: 3000,
+      payloadLimitBytes: 512 * 1024,
+      bulkLimit: 1000,
+      keys: [],
+      rateLimit: { perSecond: 1000, burst: 2000 },
+      bodyTimeoutMs: 10 * SECOND,
+      headersTimeoutMs: 20 * SECOND,
+    }),
 
   /** Declared queues; `default` always exists. */
   queues: z

@@ -33,7 +33,7 @@ export class Keys {
     return `${this.prefix}:audit`;
   }
 
-  /** Hash of API key hash (hex) to the key's JSON record. */
+  /** Hash of API key hash (hex) to the key's JSON record; the `{apikeys}` tag keeps the key hashes in one slot. */
   apiKeys(): string {
     return `${this.prefix}:{apikeys}:byhash`;
   }
@@ -41,6 +41,11 @@ export class Keys {
   /** Hash of API key id to its hash (hex); shares the hash tag with `apiKeys`. */
   apiKeyIds(): string {
     return `${this.prefix}:{apikeys}:byid`;
+  }
+
+  /** Hash of API key name to its id; shares the `apikeys` tag. */
+  apiKeyNames(): string {
+    return `${this.prefix}:{apikeys}:byname`;
   }
 
   /** Set once the first-start admin key was generated; shares the `apikeys` tag. */

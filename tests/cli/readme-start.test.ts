@@ -50,7 +50,6 @@ describe('the README quick start', () => {
     expect(redisPid).toBeGreaterThan(0);
     await waitFor(() => !isAlive(redisPid), 10_000, 100);
     expect(existsSync(join(dir, 'data', 'redis', 'appendonlydir'))).toBe(true);
-    expect(existsSync(join(dir, 'data', 'api-keys.json'))).toBe(true);
   });
 });
 

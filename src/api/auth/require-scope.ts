@@ -12,7 +12,7 @@ export async function requireScope(event: H3Event, scope: Scope): Promise<ApiKey
   const { keys } = await useContext();
   const header = getRequestHeader(event, 'authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
-  const key = match ? keys.find(match[1]) : undefined;
+  const key = match ? await keys.find(match[1]) : undefined;
 
   if (!key) throw httpError(401, 'unauthorized', 'a valid API key is required (Authorization: Bearer <key>)');
   if (!hasScope(key, scope)) throw httpError(403, 'forbidden', `this API key lacks the ${scope} scope`);

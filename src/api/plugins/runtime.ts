@@ -16,13 +16,16 @@ export default defineNitroPlugin((nitroApp) => {
 
   const booting: Promise<ApiContext> = (async () => {
     const runtime = await startRuntime({ config, workers: role === 'all', log });
-    const keys = KeyStore.open(config, (key, file) => {
+    const keys = new KeyStore(runtime.redis, runtime.keys, config);
+    const generated = await keys.bootstrap();
+    if (generated) {
       // Printed once, to the terminal only: the key is never logged.
       process.stdout.write(
-        `\nNo API keys are configured; generated an admin key (its hash is in ${file}):\n\n  ${key}\n\n` +
-          'Keep it: it is not shown again.\n\n',
+        `\nNo API keys are configured; generated an admin key (only its hash is kept, in Redis):\n\n  ${generated}\n\n` +
+          'Keep it: it is not shown again. Make more with `taskmaster keys create`.\n\n',
       );
-    });
+      await runtime.audit.record({ actor: 'system', action: 'key.create', target: 'generated-admin', details: { scopes: ['admin'] } });
+    }
     log.info('taskmaster api ready');
     return { runtime, keys };
   })();

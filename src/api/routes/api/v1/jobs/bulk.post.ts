@@ -1,5 +1,6 @@
 import { defineEventHandler, setResponseStatus } from 'h3';
 import { requireScope } from '../../../../auth/require-scope.ts';
+import { checkSubmission } from '../../../../auth/submit-policy.ts';
 import { readJson } from '../../../../body.ts';
 import { useContext } from '../../../../context.ts';
 import { httpError } from '../../../../http-error.ts';
@@ -23,6 +24,8 @@ export default defineEventHandler(async (event) => {
       { field: 'jobs', message: `expected 1 to ${limit} jobs, got ${body.jobs.length}` },
     ]);
   }
+
+  await checkSubmission(key, body.jobs, 'jobs');
 
   const jobs = await runtime.producer.submitBulk(body.jobs, key.name);
 

@@ -1,5 +1,6 @@
 import { defineEventHandler, setResponseStatus } from 'h3';
 import { requireScope } from '../../../../auth/require-scope.ts';
+import { checkSubmission } from '../../../../auth/submit-policy.ts';
 import { readJson } from '../../../../body.ts';
 import { useContext } from '../../../../context.ts';
 
@@ -7,6 +8,7 @@ import { useContext } from '../../../../context.ts';
 export default defineEventHandler(async (event) => {
   const key = await requireScope(event, 'submit');
   const body = await readJson(event);
+  await checkSubmission(key, [body]);
   const { runtime } = await useContext();
 
   const submitted = await runtime.producer.submit(body, key.name);
