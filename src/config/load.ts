@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { configSchema, type Config, type ConfigInput } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -33,6 +33,7 @@ export function loadConfig(
   const config = parsed.data;
   config.dataDir = resolve(config.dataDir);
   config.plugins.dirs = config.plugins.dirs.map((d) => resolve(d));
+  config.reports.dir = resolve(config.reports.dir ?? join(config.dataDir, 'reports'));
   if (!config.queues.default) config.queues.default = { concurrency: 10 };
 
   return config;

@@ -193,6 +193,24 @@ export const configSchema = z.object({
   /** Named schedules, written to Redis at every start (see the README's Schedules section). */
   schedules: z.record(z.string().regex(SCHEDULE_NAME), scheduleSpecSchema).default({}),
 
+  reports: z
+    .object({
+      /** Folder of report files and their work folders; default `<dataDir>/reports`. */
+      dir: z.string().optional(),
+      /** How long a report file stays downloadable before it is deleted. */
+      retentionMs: z.number().int().min(SECOND).default(7 * DAY),
+      /** How often a worker process deletes expired report files. */
+      sweepIntervalMs: z.number().int().min(SECOND).default(HOUR),
+    })
+    .default({ retentionMs: 7 * DAY, sweepIntervalMs: HOUR }),
+
+  notifications: z
+    .object({
+      /** In-app notifications kept per user; the oldest go first. */
+      perUserLimit: z.number().int().min(1).max(10_000).default(200),
+    })
+    .default({ perUserLimit: 200 }),
+
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -24,3 +24,9 @@ export function queueOfJobId(id: string): string | undefined {
 export function newSubmissionId(): string {
   return randomBytes(12).toString('base64url');
 }
+
+/**
+ * A user id for in-app notifications: letters, digits and `_ . @ : -`, at
+ * most 128. Braces are excluded because they would break the Redis hash tag.
+ */
+export const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;

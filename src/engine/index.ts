@@ -8,3 +8,6 @@ export * from './attempts.ts';
 export * from './events.ts';
 export * from './audit.ts';
 export * from './schedules/engine.ts';
+export * from './file-store.ts';
+export * from './inbox.ts';
+export * from './inbox-feed.ts';

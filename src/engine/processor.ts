@@ -14,6 +14,7 @@ import { appendAttempt } from './attempts.ts';
 import { createHttpClient } from './outbound.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 import type { JobEvents } from './events.ts';
+import { serviceContext, type JobServices } from './job-services.ts';
 import type { Logger } from './logger.ts';
 
 /** How long a job whose type no worker here knows waits before it is looked at again. */
@@ -32,6 +33,8 @@ export interface ProcessorDeps {
   /** Fires when this worker shuts down past its drain limit. */
   shutdown: AbortSignal;
   events: JobEvents;
+  /** Files, notifications, checkpoints and follow-up jobs for handlers. */
+  services: JobServices;
 }
 
 /**
@@ -76,6 +79,7 @@ export function createProcessor(deps: ProcessorDeps) {
         signals: [cancel, deps.shutdown],
         settings: deps.settings,
         outbound: deps.outbound,
+        services: serviceContext(deps.services, { id: job.id!, queue: deps.queue, tenant: job.data?.tenant }),
       });
 
       // 4. Recorded before BullMQ completes the job, so retention removes both together.
@@ -129,6 +133,7 @@ interface RunOptions {
   signals: (AbortSignal | undefined)[];
   settings: Record<string, unknown>;
   outbound: OutboundGuard;
+  services: ReturnType<typeof serviceContext>;
 }
 
 /**
@@ -154,6 +159,7 @@ async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions
     idempotencyKey: run.job.data.idempotencyKey,
     config: run.settings[entry.plugin.name],
     http: createHttpClient({ guard: run.outbound, signal: controller.signal }),
+    ...run.services,
   };
 
   const aborted = new Promise<never>((_, reject) => {

@@ -21,6 +21,9 @@ import { Producer } from './producer.ts';
 import { QueueSet } from './queues.ts';
 import { ScheduleEngine, type Clock } from './schedules/engine.ts';
 import { WorkerPool } from './worker-pool.ts';
+import { FileStoreService } from './file-store.ts';
+import { Inbox } from './inbox.ts';
+import { InboxFeed } from './inbox-feed.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -54,6 +57,12 @@ export interface Runtime {
   workerPool?: WorkerPool;
   /** Job life-cycle events of this process's workers. */
   events: JobEvents;
+  /** Report files jobs produced. */
+  files: FileStoreService;
+  /** In-app notifications per user. */
+  inbox: Inbox;
+  /** Live in-app notifications, for streams. */
+  inboxFeed: InboxFeed;
   readiness(): Promise<Readiness>;
   stop(): Promise<void>;
 }
@@ -130,6 +139,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       graceMs: config.scheduler.graceMs,
     });
     await schedules.applyConfigured(config.schedules);
+    const files = new FileStoreService(redis, keys, config.reports.dir!, config.reports.retentionMs);
+    const inbox = new Inbox(redis, keys, config.notifications.perUserLimit);
+    const inboxFeed = new InboxFeed(redisUrl, keys, log);
+    cleanups.push(() => inboxFeed.close());
 
     // 4. Workers.
     let workerPool: WorkerPool | undefined;
@@ -142,7 +155,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cleanups.push(() => registry.shutdown(config.plugins.settings, log));
 
       const workerId = newWorkerId();
-      workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }), events);
+      workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }), events, {
+        redis,
+        keys,
+        files,
+        inbox,
+        producer,
+      });
       await workerPool.start(serve);
       cleanups.push(() => workerPool!.close());
 
@@ -155,6 +174,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         startedAt: Date.now(),
       });
       cleanups.push(stopBeat);
+      cleanups.push(files.startSweeper(config.reports.sweepIntervalMs, log));
       log.info({ queues: serve }, 'workers started');
     }
 
@@ -177,6 +197,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       schedules,
       workerPool,
       events,
+      files,
+      inbox,
+      inboxFeed,
       async readiness() {
         const redisUp = await redis
           .ping()

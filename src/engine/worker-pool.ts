@@ -4,6 +4,7 @@ import type { Registry } from '../plugins/index.ts';
 import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
 import { taskmasterBackoff } from './backoff-strategy.ts';
 import type { JobEvents } from './events.ts';
+import type { JobServices } from './job-services.ts';
 import type { Logger } from './logger.ts';
 import { OutboundGuard } from './outbound-guard.ts';
 import { createProcessor } from './processor.ts';
@@ -27,6 +28,7 @@ export class WorkerPool {
     readonly workerId: string,
     private readonly log: Logger,
     private readonly events: JobEvents,
+    private readonly services: JobServices,
   ) {
     this.outbound = new OutboundGuard(config.outbound.allow);
   }
@@ -46,6 +48,7 @@ export class WorkerPool {
         log,
         shutdown: this.shutdown.signal,
         events: this.events,
+        services: this.services,
       });
 
       const worker = new Worker(this.keys.bullQueue(queue), processor, {

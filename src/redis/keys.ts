@@ -76,4 +76,24 @@ export class Keys {
   cache(key: string): string {
     return `${this.prefix}:cache:${key}`;
   }
+
+  /** Hash of a stored file's metadata (report outputs); expires with the file. */
+  file(id: string): string {
+    return `${this.prefix}:file:${id}`;
+  }
+
+  /**
+   * One user's in-app notifications: `items` (hash id to JSON), `order`
+   * (sorted set by time) and `read` (set of ids). The hash tag keeps the three
+   * in one Cluster slot so one script can change them together.
+   */
+  inbox(userId: string): { items: string; order: string; read: string } {
+    const base = `${this.prefix}:{inbox:${userId}}`;
+    return { items: `${base}:items`, order: `${base}:order`, read: `${base}:read` };
+  }
+
+  /** Pub/sub channel that announces a user's new notifications. */
+  inboxChannel(userId: string): string {
+    return `${this.prefix}:inbox-events:${userId}`;
+  }
 }

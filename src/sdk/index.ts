@@ -22,6 +22,8 @@ import type { JobTypeDefinition, PayloadSchema, PluginDefinition } from './types
 export { z } from 'zod';
 export { PermanentError, RetryAfterError, TimeoutError } from '../core/errors.ts';
 export type * from './types.ts';
+export { USER_ID } from '../core/ids.ts';
+export { failureForStatus, parseRetryAfter } from './http-status.ts';
 
 /** Declares a plugin. It returns the definition as is; TaskMaster validates it on load. */
 export function definePlugin<const P extends PluginDefinition>(plugin: P): P {

@@ -43,6 +43,110 @@ export interface HandlerContext {
   config: unknown;
   /** The outbound HTTP client every plugin must use to call a URL. */
   http: HttpClient;
+  /** Files this job produces (report outputs), kept for the configured retention. */
+  files: FileStore;
+  /** Per-user in-app notifications, readable through the API. */
+  notifications: NotificationStore;
+  /** A small value kept on the job across retries, so a retry can resume. */
+  checkpoint: Checkpoint;
+  /**
+   * Submits a follow-up job, validated like any other submission. Give it an
+   * idempotency key derived from `jobId` so that a retry does not submit twice.
+   * The tenant defaults to this job's.
+   */
+  submit(job: FollowUpJob): Promise<{ id: string; duplicate: boolean }>;
+}
+
+/** A job submitted from a handler: the same fields as `POST /api/v1/jobs`. */
+export interface FollowUpJob {
+  type: string;
+  payload: unknown;
+  idempotencyKey?: string;
+  priority?: Priority;
+  queue?: string;
+  delayMs?: number;
+  retries?: number;
+  timeoutMs?: number;
+  tenant?: string;
+}
+
+/**
+ * State a handler saves while it works (e.g. `{ chunksDone: 4 }`), stored on
+ * the job itself: it survives retries and goes with the job's retention.
+ */
+export interface Checkpoint {
+  /** The last saved value, or undefined on a fresh job. */
+  get<T = unknown>(): Promise<T | undefined>;
+  /** Saves a JSON-serialisable value, replacing the previous one. */
+  set(value: unknown): Promise<void>;
+}
+
+/** A file kept by the file store. */
+export interface StoredFile {
+  id: string;
+  /** The file name offered on download, e.g. `sales.xlsx`. */
+  name: string;
+  contentType: string;
+  sizeBytes: number;
+  /** Where it lives on this machine's disk. */
+  path: string;
+  /** The job that produced it. */
+  jobId?: string;
+  createdAt: number;
+  /** After this (ms since epoch) the file is gone. */
+  expiresAt: number;
+}
+
+/** A file being written: write to `path`, then `commit` it (or `discard`). */
+export interface FileDraft {
+  id: string;
+  path: string;
+  /** Makes the file visible (and downloadable) until its retention ends. */
+  commit(): Promise<StoredFile>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Storage for files jobs produce, such as reports. Files live in the
+ * configured folder and are downloadable through `GET /api/v1/reports/:id`
+ * until `reports.retentionMs` has passed.
+ */
+export interface FileStore {
+  /** Starts a new file; nothing is visible before `commit`. */
+  create(options: { name: string; contentType: string }): Promise<FileDraft>;
+  /** A committed file, or undefined when unknown, expired or not on this machine. */
+  get(id: string): Promise<StoredFile | undefined>;
+  /**
+   * A folder for this job's intermediate work (e.g. finished chunks), the same
+   * on every attempt on this machine; removed with `clearWorkDir` or by the
+   * retention sweep.
+   */
+  workDir(): Promise<string>;
+  clearWorkDir(): Promise<void>;
+}
+
+/** An in-app notification as stored and as the API returns it. */
+export interface InAppNotification {
+  id: string;
+  userId: string;
+  title: string;
+  body?: string;
+  link?: string;
+  data?: unknown;
+  createdAt: number;
+  read: boolean;
+}
+
+/** Per-user notifications in Redis: newest first, capped, read or unread. */
+export interface NotificationStore {
+  /**
+   * Stores a notification and tells live listeners. Storing an id the user
+   * already has changes nothing and returns `stored: false`.
+   */
+  push(
+    userId: string,
+    notification: Omit<InAppNotification, 'userId' | 'createdAt' | 'read'>,
+  ): Promise<{ notification: InAppNotification; stored: boolean }>;
 }
 
 /** Options of an outbound request, on top of `fetch`'s own. */
