@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the HTTP server (nitropack build) unless .output is newer than every
+// Builds the dashboard and the HTTP server (npm run build) unless .output is newer than every
 // source it bundles, so `npm start` stays quick after the first build.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -16,4 +16,4 @@ function newest(path) {
 
 const inputs = ['src', 'nitro.config.ts', 'package-lock.json'].map((p) => join(root, p)).filter(existsSync);
 const stale = !existsSync(output) || Math.max(...inputs.map(newest)) > statSync(output).mtimeMs;
-if (stale) execFileSync('npx', ['nitropack', 'build'], { cwd: root, stdio: 'inherit' });
+if (stale) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });

@@ -1,9 +1,12 @@
 import type { Runtime } from '../engine/index.ts';
 import type { KeyStore } from './auth/key-store.ts';
+import type { SessionStore } from './auth/sessions.ts';
 
 export interface ApiContext {
   runtime: Runtime;
   keys: KeyStore;
+  /** Dashboard logins. */
+  sessions: SessionStore;
 }
 
 let context: Promise<ApiContext> | undefined;

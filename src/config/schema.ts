@@ -178,6 +178,23 @@ export const configSchema = z.object({
       retentionMs: z.number().int().min(MINUTE).default(365 * DAY),
     })
     .default({ maxEntries: 100_000, retentionMs: 365 * DAY }),
+  metrics: z
+    .object({
+      /** How often each worker process adds its in-memory counts into Redis. */
+      flushIntervalMs: z.number().int().min(100).max(60 * SECOND).default(5 * SECOND),
+      /** How long per-minute metrics are kept (at least a day, for the 24-hour charts). */
+      retentionMs: z.number().int().min(DAY).default(DAY + 2 * HOUR),
+    })
+    .default({ flushIntervalMs: 5 * SECOND, retentionMs: DAY + 2 * HOUR }),
+
+  dashboard: z
+    .object({
+      /** How long a dashboard login lasts without being renewed. */
+      sessionTtlMs: z.number().int().min(MINUTE).default(12 * HOUR),
+      /** Payloads and results larger than this (bytes of JSON) are cut on the job page. */
+      previewBytes: z.number().int().min(256).default(16 * 1024),
+    })
+    .default({ sessionTtlMs: 12 * HOUR, previewBytes: 16 * 1024 }),
 
   scheduler: z
     .object({

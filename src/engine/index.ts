@@ -11,3 +11,5 @@ export * from './schedules/engine.ts';
 export * from './file-store.ts';
 export * from './inbox.ts';
 export * from './inbox-feed.ts';
+export * from './metrics/index.ts';
+export * from './browse/index.ts';

@@ -16,6 +16,8 @@ import { AuditLog } from './audit.ts';
 import { JobEvents } from './events.ts';
 import { liveWorkers, newWorkerId, startHeartbeat } from './heartbeat.ts';
 import { JobReader } from './jobs.ts';
+import { MetricsReader, MetricsRecorder } from './metrics/index.ts';
+import { JobBrowser, JobHistory } from './browse/index.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { Producer } from './producer.ts';
 import { QueueSet } from './queues.ts';
@@ -54,6 +56,12 @@ export interface Runtime {
   /** Who did what: admin actions and key changes, shared by every process. */
   audit: AuditLog;
   schedules: ScheduleEngine;
+  /** Depth, throughput and latency of every queue, shared through Redis. */
+  metrics: MetricsReader;
+  /** Lists and finds jobs by state, type, tenant, priority, text, id or key. */
+  browser: JobBrowser;
+  /** Per-job history of actions and moves, kept with the job. */
+  history: JobHistory;
   workerPool?: WorkerPool;
   /** Job life-cycle events of this process's workers. */
   events: JobEvents;
@@ -143,6 +151,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const inbox = new Inbox(redis, keys, config.notifications.perUserLimit);
     const inboxFeed = new InboxFeed(redisUrl, keys, log);
     cleanups.push(() => inboxFeed.close());
+    const metrics = new MetricsReader(redis, keys, queues, config.metrics.retentionMs);
+    const browser = new JobBrowser(redis, keys, queueNames);
+    const history = new JobHistory(redis, keys);
 
     // 4. Workers.
     let workerPool: WorkerPool | undefined;
@@ -150,6 +161,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       const serve = options.queues ?? config.worker.queues ?? queueNames;
       const unknown = serve.filter((q) => !queueNames.includes(q));
       if (unknown.length) throw new Error(`unknown queues for this worker: ${unknown.join(', ')}`);
+
+      const recorder = new MetricsRecorder(redis, keys, config.metrics, log);
+      recorder.start(events);
+      cleanups.push(() => recorder.stop());
 
       await registry.init(config.plugins.settings, log);
       cleanups.push(() => registry.shutdown(config.plugins.settings, log));
@@ -195,6 +210,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       jobs,
       audit,
       schedules,
+      metrics,
+      browser,
+      history,
       workerPool,
       events,
       files,

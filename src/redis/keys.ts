@@ -18,6 +18,32 @@ export class Keys {
     return `${this.prefix}:{${queue}}:${jobId}`;
   }
 
+  /**
+   * Hash of one minute's job metrics (minute = epoch ms / 60 000), all
+   * processes adding into it. Every metrics key shares the `{metrics}` tag.
+   */
+  metricsMinute(minute: number): string {
+    return `${this.prefix}:{metrics}:m:${minute}`;
+  }
+
+  /** Hash of job metrics counted since the first start, for Prometheus counters. */
+  metricsTotals(): string {
+    return `${this.prefix}:{metrics}:totals`;
+  }
+
+  /**
+   * List of a job's history entries (JSON). It is BullMQ's own job log list,
+   * which BullMQ deletes together with the job, so retention removes both.
+   */
+  jobHistory(queue: string, jobId: string): string {
+    return `${this.job(queue, jobId)}:logs`;
+  }
+
+  /** A dashboard session, by the SHA-256 of its cookie token. */
+  session(tokenHash: string): string {
+    return `${this.prefix}:session:${tokenHash}`;
+  }
+
   /** Sorted set of worker processes by last heartbeat (ms). */
   workers(): string {
     return `${this.prefix}:{workers}`;

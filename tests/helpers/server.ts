@@ -20,6 +20,8 @@ export interface ServerOptions {
   /** Written to a config file the process reads through TASKMASTER_CONFIG. */
   config?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** API keys besides the admin key `ADMIN_KEY`. */
+  extraKeys?: { name: string; key: string; scopes: string[] }[];
   /** Wait for /readyz (default) or only /healthz. */
   waitFor?: 'ready' | 'healthy' | 'none';
 }
@@ -36,7 +38,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     {
       dataDir: join(dir, 'data'),
       redis: { prefix: uniquePrefix(), allowEviction: true, ...(options.redisUrl ? { url: options.redisUrl } : {}) },
-      api: { port, keys: [{ name: 'test-admin', key: ADMIN_KEY, scopes: ['admin'] }] },
+      api: { port, keys: [{ name: 'test-admin', key: ADMIN_KEY, scopes: ['admin'] }, ...(options.extraKeys ?? [])] },
       log: { level: 'info' },
     },
     options.config ?? {},

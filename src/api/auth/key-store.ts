@@ -205,6 +205,23 @@ export class KeyStore {
     );
     return typeof raw === 'string' ? (JSON.parse(raw) as ApiKey) : undefined;
   }
+
+  /**
+   * The key whose SHA-256 is `hashHex`, as a dashboard session remembers it.
+   * Read like `find`, so revoking a key ends its sessions too.
+   */
+  async findByHash(hashHex: string): Promise<ApiKey | undefined> {
+    const digest = Buffer.from(hashHex, 'hex');
+    if (digest.length !== 32) return undefined;
+    let found: ApiKey | undefined;
+    for (const { hash, key } of this.configured) {
+      if (timingSafeEqual(digest, hash)) found = key;
+    }
+    if (found) return found;
+
+    const raw = await redisCall(this.redis.hget(this.keys.apiKeys(), digest.toString('hex')));
+    return raw ? (JSON.parse(raw) as ApiKey) : undefined;
+  }
 }
 
 /** `admin` holds every scope. */

@@ -2,6 +2,7 @@ import { defineNitroPlugin } from 'nitropack/runtime';
 import { loadConfig } from '../../config/index.ts';
 import { createLogger, startRuntime } from '../../engine/index.ts';
 import { KeyStore } from '../auth/key-store.ts';
+import { SessionStore } from '../auth/sessions.ts';
 import { provideContext, type ApiContext } from '../context.ts';
 
 /**
@@ -26,8 +27,9 @@ export default defineNitroPlugin((nitroApp) => {
       );
       await runtime.audit.record({ actor: 'system', action: 'key.create', target: 'generated-admin', details: { scopes: ['admin'] } });
     }
+    const sessions = new SessionStore(runtime.redis, runtime.keys, config.dashboard.sessionTtlMs);
     log.info('taskmaster api ready');
-    return { runtime, keys };
+    return { runtime, keys, sessions };
   })();
 
   booting.catch((err) => {

@@ -1,0 +1,42 @@
+import type { QueueSet } from '../queues.ts';
+import { UnavailableError } from '../errors.ts';
+
+/** How many jobs of a queue are in each state right now. */
+export interface QueueDepth {
+  /** Ready to run (BullMQ's wait and prioritized lists). */
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+}
+
+/**
+ * Counts the jobs of each queue by state. BullMQ keeps one list or sorted set
+ * per state, so this is a few O(1) length reads per queue, however many jobs
+ * there are.
+ */
+export async function queueDepths(queues: QueueSet, names: readonly string[]): Promise<Record<string, QueueDepth>> {
+  try {
+    const counts = await Promise.all(
+      names.map((name) =>
+        queues.get(name).getJobCounts('wait', 'prioritized', 'waiting-children', 'delayed', 'active', 'completed', 'failed'),
+      ),
+    );
+    return Object.fromEntries(
+      names.map((name, i) => {
+        const c = counts[i];
+        const depth: QueueDepth = {
+          waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+          delayed: c.delayed ?? 0,
+          active: c.active ?? 0,
+          completed: c.completed ?? 0,
+          failed: c.failed ?? 0,
+        };
+        return [name, depth];
+      }),
+    );
+  } catch (err) {
+    throw new UnavailableError(`Redis cannot count jobs: ${(err as Error).message}`, { cause: err });
+  }
+}

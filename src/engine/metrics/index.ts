@@ -1,0 +1,80 @@
+import { HOUR } from '../../core/index.ts';
+import type { Keys, RedisClient } from '../../redis/index.ts';
+import type { QueueSet } from '../queues.ts';
+import { queueDepths, type QueueDepth } from './depth.ts';
+import { MetricsStore } from './reader.ts';
+import { defaultStepMs, throughput, type ThroughputSummary } from './snapshot.ts';
+import type { MetricCell } from './cells.ts';
+
+export * from './histogram.ts';
+export * from './cells.ts';
+export * from './recorder.ts';
+export * from './reader.ts';
+export * from './snapshot.ts';
+export * from './depth.ts';
+
+export interface MetricsQuery {
+  /** How far back, ms (default one hour, at most the retention). */
+  rangeMs?: number;
+  /** Chart step, ms (default: a minute for an hour, else ~144 points). */
+  stepMs?: number;
+  /** Only these queues (default all). */
+  queues?: string[];
+  /** Only this job type. */
+  type?: string;
+}
+
+/** Every queue's depth and throughput over a range, as the API returns it. */
+export interface MetricsSnapshot {
+  generatedAt: number;
+  rangeMs: number;
+  stepMs: number;
+  queues: ({ depth: QueueDepth } & ThroughputSummary)[];
+}
+
+/**
+ * Metrics as readers see them: depth counted from BullMQ's state lists, and
+ * throughput and latency from the per-minute hashes every worker process
+ * adds into (see MetricsRecorder).
+ */
+export class MetricsReader {
+  readonly store: MetricsStore;
+
+  constructor(
+    redis: RedisClient,
+    keys: Keys,
+    private readonly queues: QueueSet,
+    private readonly retentionMs: number,
+  ) {
+    this.store = new MetricsStore(redis, keys, retentionMs);
+  }
+
+  get queueNames(): readonly string[] {
+    return this.queues.names;
+  }
+
+  async snapshot(query: MetricsQuery = {}): Promise<MetricsSnapshot> {
+    const rangeMs = Math.min(Math.max(query.rangeMs ?? HOUR, 60_000), this.retentionMs);
+    const stepMs = Math.max(query.stepMs ?? defaultStepMs(rangeMs), 60_000);
+    const names = query.queues?.length ? this.queues.names.filter((q) => query.queues!.includes(q)) : this.queues.names;
+
+    const [depths, flows] = await Promise.all([
+      queueDepths(this.queues, names),
+      throughput(this.store, { rangeMs, stepMs, queues: names, type: query.type }),
+    ]);
+    return {
+      generatedAt: Date.now(),
+      rangeMs,
+      stepMs,
+      queues: flows.map((flow) => ({ ...flow, depth: depths[flow.queue] })),
+    };
+  }
+
+  async depths(): Promise<Record<string, QueueDepth>> {
+    return queueDepths(this.queues, this.queues.names);
+  }
+
+  async totals(): Promise<Map<string, MetricCell>> {
+    return this.store.totals();
+  }
+}
