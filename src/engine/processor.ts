@@ -57,7 +57,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
     const attempt = job.attemptsMade + 1;
     const startedAt = Date.now();
-    const log = deps.log.child({ jobId: job.id, type: job.name, attempt });
+    const log = lazyChild(deps.log, { jobId: job.id, type: job.name, attempt });
     const about = { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
     deps.events.emit('attempt.started', {
       ...about,
@@ -104,6 +104,21 @@ export function createProcessor(deps: ProcessorDeps) {
       throw err;
     }
   };
+}
+
+/**
+ * A child logger made on first use: most attempts log nothing, and a pino
+ * child per job costs more than the no-op job itself.
+ */
+function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const get = () => (child ??= parent.child(bindings));
+  return new Proxy({} as Logger, {
+    get: (_target, prop) => {
+      const value = Reflect.get(get(), prop);
+      return typeof value === 'function' ? value.bind(get()) : value;
+    },
+  });
 }
 
 /** When the job became ready to run: its delay's end, else its creation. */

@@ -16,6 +16,8 @@ import { createProcessor } from './processor.ts';
  */
 export class WorkerPool {
   private readonly workers: Worker[] = [];
+  /** BullMQ leaves a connection it was given open on close; the pool closes its own. */
+  private readonly connections: { disconnect(): void }[] = [];
   private readonly shutdown = new AbortController();
   private readonly outbound: OutboundGuard;
 
@@ -51,8 +53,10 @@ export class WorkerPool {
         services: this.services,
       });
 
+      const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
+      this.connections.push(connection);
       const worker = new Worker(this.keys.bullQueue(queue), processor, {
-        connection: createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`),
+        connection,
         prefix: this.keys.prefix,
         concurrency: this.config.queues[queue]?.concurrency ?? 10,
         settings: { backoffStrategy: taskmasterBackoff },
@@ -84,6 +88,7 @@ export class WorkerPool {
     } finally {
       clearTimeout(timer);
       await this.outbound.close();
+      for (const connection of this.connections) connection.disconnect();
     }
   }
 }

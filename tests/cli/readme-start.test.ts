@@ -16,7 +16,7 @@ describe('the README quick start', () => {
     const dir = tempDir('tm-readme-');
     const port = await freePort();
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ dataDir: join(dir, 'data'), api: { port } }));
-    const env = { ...process.env, TASKMASTER_CONFIG: join(dir, 'config.json') };
+    const env: NodeJS.ProcessEnv = { ...process.env, TASKMASTER_CONFIG: join(dir, 'config.json') };
     delete env.REDIS_URL;
     let output = '';
     let redisPid = 0;
