@@ -3,6 +3,8 @@ import { ConfigError } from '../config/index.ts';
 import { runEnqueue, runJob } from './commands/jobs.ts';
 import { runDemo } from './commands/demo.ts';
 import { runKeys } from './commands/keys.ts';
+import { runNewPlugin } from './commands/new-plugin.ts';
+import { runReload } from './commands/plugins.ts';
 import { runServer, runWorker } from './commands/serve.ts';
 
 const USAGE = `usage: taskmaster <command> [options]
@@ -16,6 +18,8 @@ const USAGE = `usage: taskmaster <command> [options]
   keys create|list|revoke|hash  manage API keys (taskmaster keys help)
   demo [--file F] [--rate N] replay a workload through a running API
        [--url U] [--key K]   (defaults: examples/workload.ndjson, 200/s)
+  reload [--json]            reload plugins in every process; prints each outcome
+  new-plugin NAME [--dir D]  write a plugin skeleton (schema, handler, test)
 
 Configuration comes from taskmaster.config.json (or TASKMASTER_CONFIG) and
 the environment (REDIS_URL, PORT, HOST, LOG_LEVEL, TASKMASTER_DATA_DIR).`;
@@ -28,6 +32,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   job: runJob,
   demo: runDemo,
   keys: runKeys,
+  reload: runReload,
+  'new-plugin': runNewPlugin,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -119,8 +119,16 @@ export const configSchema = z.object({
       queues: z.array(z.string().regex(QUEUE_NAME)).optional(),
       /** How long a stopping worker lets running jobs finish before aborting them. */
       drainTimeoutMs: z.number().int().min(0).default(30 * SECOND),
+      /**
+       * BullMQ's job lock: a job whose lock is not renewed within this time is
+       * taken for stalled and run again. Renewal needs a free event loop, so a
+       * CPU-bound handler belongs in an `isolated` job type.
+       */
+      lockDurationMs: z.number().int().min(100).default(30 * SECOND),
+      /** How often each worker looks for jobs whose lock expired (stalled) to run them again. */
+      stalledIntervalMs: z.number().int().min(100).default(30 * SECOND),
     })
-    .default({ drainTimeoutMs: 30 * SECOND }),
+    .default({ drainTimeoutMs: 30 * SECOND, lockDurationMs: 30 * SECOND, stalledIntervalMs: 30 * SECOND }),
 
   /** Defaults for every job, below a job type's own and a job's own options. */
   defaults: z
@@ -154,8 +162,31 @@ export const configSchema = z.object({
       builtins: z.boolean().default(true),
       /** Settings handed to each plugin as `ctx.config`, keyed by plugin name. */
       settings: z.record(z.string(), z.unknown()).default({}),
+      /** npm packages to load as plugins, resolved from the working directory. */
+      packages: z.array(z.string().min(1)).default([]),
+      /** Watch the plugin folders and reload when a file changes (no restart needed). */
+      watch: z.boolean().default(true),
+      /** Quiet time after the last file change before a watched folder is reloaded. */
+      watchDebounceMs: z.number().int().min(0).default(300),
+      /**
+       * How long jobs already running on a replaced or removed plugin version may
+       * finish on the old code; past it they are aborted through their signal and
+       * run again on the new version without using up a retry.
+       */
+      drainTimeoutMs: z.number().int().min(0).default(30 * SECOND),
+      /** How long a job whose type no plugin provides waits before it is looked at again. */
+      missingHandlerRecheckMs: z.number().int().min(100).default(5 * SECOND),
     })
-    .default({ dirs: [], builtins: true, settings: {} }),
+    .default({
+      dirs: [],
+      builtins: true,
+      settings: {},
+      packages: [],
+      watch: true,
+      watchDebounceMs: 300,
+      drainTimeoutMs: 30 * SECOND,
+      missingHandlerRecheckMs: 5 * SECOND,
+    }),
 
   outbound: z
     .object({

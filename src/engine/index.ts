@@ -13,3 +13,6 @@ export * from './inbox.ts';
 export * from './inbox-feed.ts';
 export * from './metrics/index.ts';
 export * from './browse/index.ts';
+export * from './parked.ts';
+export * from './plugin-fleet.ts';
+export * from './plugin-rollback.ts';

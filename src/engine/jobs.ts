@@ -12,6 +12,8 @@ export interface JobView {
   type: string;
   queue: string;
   state: JobState;
+  /** True while the job waits for a plugin to provide its type again (it uses up no retry meanwhile). */
+  waitingForHandler?: boolean;
   payload: unknown;
   options: {
     priority: string;
@@ -47,12 +49,12 @@ export class JobReader {
     let state: string;
     let rawAttempts: string | null;
     try {
+      // The state first, the job after: read the other way round, a job finishing in between
+      // would show as completed without its result.
+      state = await queue.getJobState(id);
       job = await Job.fromId<JobEnvelope>(queue, id);
       if (!job) throw new NotFoundError(`job ${id} not found`);
-      [state, rawAttempts] = await Promise.all([
-        job.getState(),
-        this.redis.hget(this.keys.job(queueName, id), ATTEMPTS_FIELD),
-      ]);
+      rawAttempts = await this.redis.hget(this.keys.job(queueName, id), ATTEMPTS_FIELD);
     } catch (err) {
       if (err instanceof NotFoundError) throw err;
       throw new UnavailableError(`Redis cannot read the job: ${(err as Error).message}`, { cause: err });
@@ -64,6 +66,7 @@ export class JobReader {
       type: job.name,
       queue: queueName,
       state: publicState(state),
+      waitingForHandler: state === 'delayed' ? await this.waitsForHandler(job.name, queueName, id) : undefined,
       payload: data.payload,
       options: {
         priority: data.priority ?? 'normal',
@@ -85,5 +88,11 @@ export class JobReader {
         finishedAt: job.finishedOn || undefined,
       },
     };
+  }
+
+  /** Whether a delayed job is parked because no plugin provides its type (see parked.ts). */
+  private async waitsForHandler(type: string, queue: string, id: string): Promise<boolean> {
+    const marked = await this.redis.sismember(this.keys.parked(type), `${queue}|${id}`).catch(() => 0);
+    return marked === 1;
   }
 }

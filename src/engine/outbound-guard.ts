@@ -32,7 +32,7 @@ export class OutboundGuard {
   readonly dispatcher: Dispatcher;
 
   /** @param allow CIDRs (`10.0.0.0/8`), addresses (`::1`), host names (`localhost`) or `*.suffix`. */
-  constructor(allow: readonly string[] = []) {
+  constructor(readonly allow: readonly string[] = []) {
     for (const entry of allow) this.allowEntry(entry.trim().toLowerCase());
     this.dispatcher = new Agent({ connect: { lookup: this.lookup } });
   }

@@ -15,10 +15,12 @@ import { createHttpClient } from './outbound.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 import type { JobEvents } from './events.ts';
 import { serviceContext, type JobServices } from './job-services.ts';
+import { runIsolated } from './isolated-runner.ts';
 import type { Logger } from './logger.ts';
+import type { ParkedJobs } from './parked.ts';
 
-/** How long a job whose type no worker here knows waits before it is looked at again. */
-const NO_HANDLER_RECHECK_MS = 5000;
+/** A handler that holds the event loop this long in one go is reported: it delays every other job. */
+const BLOCKED_WARN_MS = 500;
 
 export interface ProcessorDeps {
   queue: string;
@@ -35,6 +37,12 @@ export interface ProcessorDeps {
   events: JobEvents;
   /** Files, notifications, checkpoints and follow-up jobs for handlers. */
   services: JobServices;
+  /** Where jobs of a type no plugin provides wait. */
+  parked: ParkedJobs;
+  /** How long a parked job waits before it is looked at again. */
+  missingHandlerRecheckMs: number;
+  /** The SDK module an isolated handler's thread resolves `taskmaster/sdk` to. */
+  sdkEntry: string;
 }
 
 /**
@@ -47,13 +55,15 @@ export interface ProcessorDeps {
  */
 export function createProcessor(deps: ProcessorDeps) {
   return async function processJob(job: Job<JobEnvelope>, token?: string, cancel?: AbortSignal): Promise<unknown> {
-    // 1. The handler.
-    const entry = deps.registry.get(job.name);
-    if (!entry) {
-      deps.log.warn({ jobId: job.id, type: job.name }, 'no handler for job type; job waits');
-      await job.moveToDelayed(Date.now() + NO_HANDLER_RECHECK_MS, token);
+    // 1. The handler: a lease on the plugin version serving the type now.
+    const lease = deps.registry.acquire(job.name);
+    if (!lease) {
+      deps.log.warn({ jobId: job.id, type: job.name }, 'no handler for job type; job waits for one');
+      await deps.parked.park(job, token, deps.queue, deps.missingHandlerRecheckMs, () => Boolean(deps.registry.get(job.name)));
       throw new DelayedError();
     }
+    const entry = lease.entry;
+    let completed = false;
 
     const attempt = job.attemptsMade + 1;
     const startedAt = Date.now();
@@ -76,11 +86,13 @@ export function createProcessor(deps: ProcessorDeps) {
         attempt,
         log,
         timeoutMs,
-        signals: [cancel, deps.shutdown],
+        signals: [cancel, deps.shutdown, lease.signal],
         settings: deps.settings,
         outbound: deps.outbound,
         services: serviceContext(deps.services, { id: job.id!, queue: deps.queue, tenant: job.data?.tenant }),
+        sdkEntry: deps.sdkEntry,
       });
+      completed = true;
 
       // 4. Recorded before BullMQ completes the job, so retention removes both together.
       await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
@@ -94,14 +106,18 @@ export function createProcessor(deps: ProcessorDeps) {
         log.error({ err: recordErr }, 'could not record attempt'),
       );
       const durationMs = Date.now() - startedAt;
+      const swapped = errorName(err) === 'PluginSwapError';
       const permanent = isPermanentError(err);
-      const final = permanent || attempt >= (job.opts.attempts ?? 1);
-      log.warn({ durationMs, final, err: { name: error?.name, message: error?.message } }, 'job attempt failed');
+      const final = !swapped && (permanent || attempt >= (job.opts.attempts ?? 1));
+      if (!swapped) log.warn({ durationMs, final, err: { name: error?.name, message: error?.message } }, 'job attempt failed');
       deps.events.emit('attempt.ended', { ...about, durationMs, outcome: 'failed', errorName: errorName(err), final });
+      if (swapped) return rerunOnNewVersion(job, token, log, error);
 
       // A permanent error reaches BullMQ under the name it knows for "do not retry".
       if (permanent) throw toUnrecoverable(error);
       throw err;
+    } finally {
+      lease.release(completed);
     }
   };
 }
@@ -119,6 +135,17 @@ function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
       return typeof value === 'function' ? value.bind(get()) : value;
     },
   });
+}
+
+/**
+ * A job that outlived its plugin version's drain limit goes straight back to
+ * the queue, where it runs on the new version; the aborted run is recorded
+ * but uses up no retry.
+ */
+async function rerunOnNewVersion(job: Job, token: string | undefined, log: Logger, error: Error): Promise<never> {
+  log.warn({ err: { name: error.name, message: error.message } }, 'job aborted by a plugin swap; it runs again on the new version');
+  await job.moveToDelayed(Date.now(), token);
+  throw new DelayedError();
 }
 
 /** When the job became ready to run: its delay's end, else its creation. */
@@ -149,6 +176,7 @@ interface RunOptions {
   settings: Record<string, unknown>;
   outbound: OutboundGuard;
   services: ReturnType<typeof serviceContext>;
+  sdkEntry: string;
 }
 
 /**
@@ -184,13 +212,31 @@ async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions
   });
 
   try {
-    return await Promise.race([Promise.resolve().then(() => entry.definition.handler(payload, ctx)), aborted]);
+    return await Promise.race([Promise.resolve().then(() => invoke(entry, payload, ctx, run)), aborted]);
   } finally {
     clearTimeout(timer);
     for (const off of unlink) off();
     // The race is settled; a late abort must not surface as an unhandled rejection.
     aborted.catch(() => {});
   }
+}
+
+/**
+ * Calls the handler: in a thread of its own for an `isolated` job type,
+ * else right here, reporting a handler that held the event loop too long.
+ */
+function invoke(entry: JobTypeEntry, payload: unknown, ctx: HandlerContext, run: RunOptions): unknown {
+  if (entry.definition.isolated) {
+    return runIsolated(entry, { sdkEntry: run.sdkEntry, outboundAllow: run.outbound.allow }, payload, ctx);
+  }
+
+  const started = performance.now();
+  const result = entry.definition.handler(payload, ctx);
+  const blockedMs = Math.round(performance.now() - started);
+  if (blockedMs >= BLOCKED_WARN_MS) {
+    run.log.warn({ blockedMs }, 'handler blocked the event loop; mark its job type isolated');
+  }
+  return result;
 }
 
 function link(signal: AbortSignal | undefined, onAbort: (reason: unknown) => void): () => void {

@@ -1,5 +1,5 @@
 import { packageRoot, type Config } from '../config/index.ts';
-import { Registry } from '../plugins/index.ts';
+import { Registry, watchedFolders, watchPluginFolders } from '../plugins/index.ts';
 import {
   checkServer,
   createRedis,
@@ -19,6 +19,8 @@ import { JobReader } from './jobs.ts';
 import { MetricsReader, MetricsRecorder } from './metrics/index.ts';
 import { JobBrowser, JobHistory } from './browse/index.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { ParkedJobs } from './parked.ts';
+import { PluginFleet } from './plugin-fleet.ts';
 import { Producer } from './producer.ts';
 import { QueueSet } from './queues.ts';
 import { ScheduleEngine, type Clock } from './schedules/engine.ts';
@@ -36,6 +38,11 @@ export interface RuntimeOptions {
   log?: Logger;
   /** The schedule engine's clock; tests pass one they move by hand. */
   clock?: Clock;
+  /**
+   * A short-lived process (a CLI command): no folder watching and no part in
+   * fleet-wide reloads.
+   */
+  oneShot?: boolean;
 }
 
 export interface Readiness {
@@ -71,6 +78,11 @@ export interface Runtime {
   inbox: Inbox;
   /** Live in-app notifications, for streams. */
   inboxFeed: InboxFeed;
+  /** This process's id in heartbeats and reload outcomes. */
+  processId: string;
+  /** Reloads here and across all processes; absent in one-shot processes. */
+  fleet?: PluginFleet;
+  parked: ParkedJobs;
   readiness(): Promise<Readiness>;
   stop(): Promise<void>;
 }
@@ -80,8 +92,9 @@ export interface Runtime {
  * 1. Redis: the configured server, checked, or an embedded `redis-server`;
  * 2. plugins: discovered, loaded and validated (a bad one stops the start);
  * 3. the producer and the job reader;
- * 4. when asked, the workers, after every plugin's `onInit`;
- * 5. the schedule loop, after writing the configured schedules.
+ * 4. reloads: on request from any process, and when a plugin folder changes;
+ * 5. when asked, the workers, after every plugin's `onInit`;
+ * 6. the schedule loop, after writing the configured schedules.
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
@@ -119,14 +132,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
 
     // 2. Plugins.
-    const registry = await Registry.load(config, root);
+    const registry = await Registry.load(config, root, log.child({ component: 'plugins' }));
     const queueNames = Object.keys(config.queues);
-    for (const entry of registry.types()) {
-      const queue = entry.definition.defaults?.queue;
-      if (queue && !queueNames.includes(queue)) {
-        throw new Error(`job type ${entry.type} defaults to queue ${queue}, which is not configured`);
-      }
-    }
     log.info({ plugins: registry.plugins().map((p) => `${p.name}@${p.version}`) }, 'plugins loaded');
 
     // 3. Producing and reading.
@@ -154,8 +161,27 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const metrics = new MetricsReader(redis, keys, queues, config.metrics.retentionMs);
     const browser = new JobBrowser(redis, keys, queueNames);
     const history = new JobHistory(redis, keys);
+    const parked = new ParkedJobs(redis, keys);
+    registry.onServing((types) => {
+      parked.wake(types, queues, log).catch((err) => log.warn({ err, types }, 'cannot wake jobs waiting for a handler'));
+    });
 
-    // 4. Workers.
+    // 4. Reloads.
+    const processId = newWorkerId();
+    let fleet: PluginFleet | undefined;
+    if (!options.oneShot) {
+      fleet = new PluginFleet({ redis, redisUrl, keys, registry, processId, role: options.workers ? 'worker' : 'api', log });
+      await fleet.start();
+      cleanups.push(() => fleet!.stop());
+      await fleet.remember().catch((err) => log.warn({ err }, 'cannot record plugin history'));
+      if (config.plugins.watch) {
+        const reloadOnChange = () => void fleet!.reloadHere('watch');
+        const unwatch = watchPluginFolders(watchedFolders(config, root), config.plugins.watchDebounceMs, reloadOnChange, log);
+        cleanups.push(async () => unwatch());
+      }
+    }
+
+    // 5. Workers.
     let workerPool: WorkerPool | undefined;
     if (options.workers) {
       const serve = options.queues ?? config.worker.queues ?? queueNames;
@@ -166,10 +192,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       recorder.start(events);
       cleanups.push(() => recorder.stop());
 
-      await registry.init(config.plugins.settings, log);
-      cleanups.push(() => registry.shutdown(config.plugins.settings, log));
+      await registry.init();
+      cleanups.push(() => registry.shutdown());
 
-      const workerId = newWorkerId();
+      const workerId = processId;
       workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }), events, {
         redis,
         keys,
@@ -180,20 +206,24 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await workerPool.start(serve);
       cleanups.push(() => workerPool!.close());
 
-      const stopBeat = startHeartbeat(redis, keys, {
+      const startedAt = Date.now();
+      const heartbeat = startHeartbeat(redis, keys, () => ({
         id: workerId,
         host: workerId.split(':')[0],
         pid: process.pid,
         queues: serve,
-        plugins: registry.plugins().map((p) => ({ name: p.name, version: p.version, hash: p.hash })),
-        startedAt: Date.now(),
-      });
-      cleanups.push(stopBeat);
+        plugins: registry.versions(),
+        rejected: registry.rejected(),
+        startedAt,
+      }));
+      cleanups.push(heartbeat);
       cleanups.push(files.startSweeper(config.reports.sweepIntervalMs, log));
+      fleet?.onReloaded(() => void heartbeat.beat());
+      void parked.wake(registry.types().map((t) => t.type), queues, log).catch((err) => log.warn({ err }, 'cannot wake parked jobs'));
       log.info({ queues: serve }, 'workers started');
     }
 
-    // 5. Schedules: any number of processes may tick; they agree through Redis.
+    // 6. Schedules: any number of processes may tick; they agree through Redis.
     if (config.scheduler.enabled) {
       schedules.start();
       cleanups.push(() => schedules.stop());
@@ -218,6 +248,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       files,
       inbox,
       inboxFeed,
+      processId,
+      fleet,
+      parked,
       async readiness() {
         const redisUp = await redis
           .ping()

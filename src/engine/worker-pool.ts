@@ -7,6 +7,8 @@ import type { JobEvents } from './events.ts';
 import type { JobServices } from './job-services.ts';
 import type { Logger } from './logger.ts';
 import { OutboundGuard } from './outbound-guard.ts';
+import { endIsolatedThreads } from './isolated-runner.ts';
+import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
 
 /**
@@ -51,6 +53,9 @@ export class WorkerPool {
         shutdown: this.shutdown.signal,
         events: this.events,
         services: this.services,
+        parked: new ParkedJobs(this.commandRedis, this.keys),
+        missingHandlerRecheckMs: this.config.plugins.missingHandlerRecheckMs,
+        sdkEntry: this.registry.sdkEntry,
       });
 
       const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
@@ -59,6 +64,8 @@ export class WorkerPool {
         connection,
         prefix: this.keys.prefix,
         concurrency: this.config.queues[queue]?.concurrency ?? 10,
+        lockDuration: this.config.worker.lockDurationMs,
+        stalledInterval: this.config.worker.stalledIntervalMs,
         settings: { backoffStrategy: taskmasterBackoff },
         autorun: false,
       });
@@ -89,6 +96,7 @@ export class WorkerPool {
       clearTimeout(timer);
       await this.outbound.close();
       for (const connection of this.connections) connection.disconnect();
+      await endIsolatedThreads();
     }
   }
 }

@@ -14,6 +14,8 @@ export interface LoadedPlugin {
   source: PluginSource;
   definition: PluginDefinition;
   loadedAt: number;
+  /** The copy of this version's files kept under the data folder, when one was made. */
+  archived?: PluginSource;
 }
 
 /** A plugin that could not be loaded; `problems` names each reason. */

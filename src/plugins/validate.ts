@@ -20,14 +20,21 @@ const jobTypeSchema = z.object({
     .strict()
     .optional(),
   description: z.string().optional(),
+  isolated: z.boolean().optional(),
 });
 
 const pluginSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and dashes'),
   version: z.string().min(1).max(64),
   jobs: z
-    .record(z.string().regex(JOB_TYPE_NAME, 'job type names look like `area.action`'), jobTypeSchema)
-    .refine((jobs) => Object.keys(jobs).length > 0, 'must declare at least one job type'),
+    .record(z.string(), jobTypeSchema)
+    .refine((jobs) => Object.keys(jobs).length > 0, 'must declare at least one job type')
+    .superRefine((jobs, ctx) => {
+      // Checked here rather than as the record's key schema, whose error would not name the rule.
+      for (const type of Object.keys(jobs)) {
+        if (!JOB_TYPE_NAME.test(type)) ctx.addIssue({ code: 'custom', path: [type], message: 'job type names look like `area.action`' });
+      }
+    }),
   onInit: fn.optional(),
   onShutdown: fn.optional(),
 });

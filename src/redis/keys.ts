@@ -103,6 +103,31 @@ export class Keys {
     return `${this.prefix}:cache:${key}`;
   }
 
+  /** Set of `<queue>|<jobId>` of jobs waiting for a plugin to provide `type`. */
+  parked(type: string): string {
+    return `${this.prefix}:parked:${type}`;
+  }
+
+  /** Pub/sub channel on which reloads are asked of every process. */
+  pluginReloads(): string {
+    return `${this.prefix}:plugins:reloads`;
+  }
+
+  /** Hash of process id to its JSON outcome of one reload request. */
+  pluginReloadOutcomes(requestId: string): string {
+    return `${this.prefix}:plugins:reload:${requestId}`;
+  }
+
+  /** Hash of content hash to the JSON record of each version of a plugin ever loaded. */
+  pluginHistory(name: string): string {
+    return `${this.prefix}:plugins:history:${name}`;
+  }
+
+  /** Set of the names of plugins with a history. */
+  pluginNames(): string {
+    return `${this.prefix}:plugins:names`;
+  }
+
   /** Hash of a stored file's metadata (report outputs); expires with the file. */
   file(id: string): string {
     return `${this.prefix}:file:${id}`;

@@ -180,6 +180,14 @@ export interface JobTypeDefinition<T = any> {
   handler: Handler<T>;
   defaults?: JobTypeDefaults;
   description?: string;
+  /**
+   * Run this job type's handler in a worker thread of its own instead of the
+   * worker's event loop: for CPU-bound or untrusted code. A handler that blocks
+   * or crashes its thread cannot stall other jobs or make them look stalled.
+   * Everything in the context works the same; `ctx.config` and the payload
+   * are copied into the thread, and the result must be plain data.
+   */
+  isolated?: boolean;
 }
 
 /** What `onInit` and `onShutdown` get. */

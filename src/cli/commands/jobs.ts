@@ -73,7 +73,7 @@ export async function runJob(args: string[]): Promise<number> {
 
 async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const runtime = await startRuntime({ config, workers: false, log: createLogger('warn', {}, 'stderr') });
+  const runtime = await startRuntime({ config, workers: false, log: createLogger('warn', {}, 'stderr'), oneShot: true });
   try {
     return await work(runtime);
   } finally {

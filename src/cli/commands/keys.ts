@@ -86,7 +86,7 @@ async function revoke(id: string | undefined): Promise<number> {
 
 async function withKeys(work: (keys: KeyStore, runtime: Runtime) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const runtime = await startRuntime({ config, workers: false, log: createLogger('warn', {}, 'stderr') });
+  const runtime = await startRuntime({ config, workers: false, log: createLogger('warn', {}, 'stderr'), oneShot: true });
   try {
     return await work(new KeyStore(runtime.redis, runtime.keys, config), runtime);
   } finally {

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Registry, ReloadReport, VersionStats } from '../plugins/index.ts';
+import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
+import { liveWorkers } from './heartbeat.ts';
+import type { Logger } from './logger.ts';
+
+/** How long the outcomes of one reload request stay readable. */
+const OUTCOME_TTL_MS = 60 * 60 * 1000;
+const POLL_MS = 50;
+
+/** What one process answered to a reload. */
+export interface ReloadOutcome {
+  process: string;
+  role: string;
+  host: string;
+  pid: number;
+  at: number;
+  /** What caused it: a request (its id), the folder watcher, or a start. */
+  trigger: string;
+  report?: ReloadReport;
+  /** Set when the reload itself failed, beyond a single plugin's rejection. */
+  error?: string;
+  /** The versions serving and draining in that process afterwards. */
+  plugins: VersionStats[];
+}
+
+/** One version of a plugin ever loaded anywhere, as the history keeps it. */
+export interface VersionRecord {
+  name: string;
+  version: string;
+  hash: string;
+  types: string[];
+  /** The source it was loaded from: where a rollback puts its files back. */
+  entry: string;
+  root: string;
+  firstLoadedAt: number;
+}
+
+export interface FleetDeps {
+  redis: RedisClient;
+  redisUrl: string;
+  keys: Keys;
+  registry: Registry;
+  processId: string;
+  role: string;
+  log: Logger;
+}
+
+/**
+ * Reloads across every TaskMaster process sharing one Redis. A request is
+ * published on a channel every process subscribes to; each reloads on its own
+ * and writes its outcome into a hash per request, so the one who asked can
+ * see which process runs which version — and which one rejected it.
+ */
+export class PluginFleet {
+  private subscriber?: RedisClient;
+  private listeners: ((outcome: ReloadOutcome) => void)[] = [];
+  lastOutcome?: ReloadOutcome;
+
+  constructor(private readonly deps: FleetDeps) {}
+
+  /** Subscribes to reload requests. */
+  async start(): Promise<void> {
+    const { keys, log } = this.deps;
+    const subscriber = createRedis(this.deps.redisUrl, 'blocking', 'taskmaster:plugin-reloads');
+    subscriber.on('error', () => {
+      // The subscriber reconnects and resubscribes by itself; a request missed meanwhile is
+      // seen as a missing outcome by whoever asked.
+    });
+    subscriber.on('message', (_channel, message: string) => {
+      let requestId: string;
+      try {
+        requestId = JSON.parse(message).requestId;
+      } catch {
+        // Not a request of ours; nothing to answer.
+        return;
+      }
+      this.answer(requestId).catch((err) => log.error({ err, requestId }, 'cannot answer reload request'));
+    });
+    await subscriber.subscribe(keys.pluginReloads());
+    this.subscriber = subscriber;
+  }
+
+  async stop(): Promise<void> {
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+
+  /** Calls `listener` after every reload of this process, whatever caused it. */
+  onReloaded(listener: (outcome: ReloadOutcome) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Reloads this process only (the folder watcher's way) and records new versions. */
+  async reloadHere(trigger: string): Promise<ReloadOutcome> {
+    const { registry, processId, role, log } = this.deps;
+    const outcome: ReloadOutcome = { process: processId, role, host: hostname(), pid: process.pid, at: 0, trigger, plugins: [] };
+    try {
+      outcome.report = await registry.reload();
+      await this.remember(outcome.report).catch((err) => log.warn({ err }, 'cannot record plugin history'));
+    } catch (err) {
+      outcome.error = (err as Error).message;
+      log.error({ err }, 'plugin reload failed');
+    }
+    outcome.at = Date.now();
+    outcome.plugins = registry.versions();
+    this.lastOutcome = outcome;
+    for (const listener of this.listeners) listener(outcome);
+
+    const { loaded = [], removed = [], rejected = [] } = outcome.report ?? {};
+    if (loaded.length || removed.length || rejected.length) {
+      log.info({ trigger, loaded: loaded.map((p) => `${p.name}@${p.version}`), removed: removed.map((p) => p.name), rejected: rejected.length }, 'plugins reloaded');
+    }
+    return outcome;
+  }
+
+  /** Records in the history every version the registry serves now (each hash once). */
+  async remember(report?: ReloadReport): Promise<void> {
+    const { redis, keys, registry } = this.deps;
+    const names = new Set(report ? report.loaded.map((p) => p.name) : registry.plugins().map((p) => p.name));
+    const writes: Promise<unknown>[] = [];
+    for (const plugin of registry.plugins()) {
+      if (!names.has(plugin.name)) continue;
+      const record: VersionRecord = {
+        name: plugin.name,
+        version: plugin.version,
+        hash: plugin.hash,
+        types: Object.keys(plugin.definition.jobs).sort(),
+        entry: plugin.source.entry,
+        root: plugin.source.root,
+        firstLoadedAt: plugin.loadedAt,
+      };
+      // Separate commands, not one pipeline: on a cluster the two keys live in different slots.
+      writes.push(redis.hsetnx(keys.pluginHistory(plugin.name), plugin.hash, JSON.stringify(record)));
+      writes.push(redis.sadd(keys.pluginNames(), plugin.name));
+    }
+    await Promise.all(writes);
+  }
+
+  private async answer(requestId: string): Promise<void> {
+    const outcome = await this.reloadHere(`request:${requestId}`);
+    const key = this.deps.keys.pluginReloadOutcomes(requestId);
+    await this.deps.redis.multi().hset(key, this.deps.processId, JSON.stringify(outcome)).pexpire(key, OUTCOME_TTL_MS).exec();
+  }
+}
+
+/**
+ * Asks every process to reload and waits until each live worker process
+ * (and the processes named in `alsoWaitFor`) answered, or `timeoutMs` passed.
+ * `missing` names the live workers that did not answer in time.
+ */
+export async function requestFleetReload(
+  redis: RedisClient,
+  keys: Keys,
+  options: { timeoutMs?: number; alsoWaitFor?: string[] } = {},
+): Promise<{ requestId: string; outcomes: ReloadOutcome[]; missing: string[] }> {
+  const requestId = randomBytes(8).toString('hex');
+  const expected = new Set([...(await liveWorkers(redis, keys)), ...(options.alsoWaitFor ?? [])]);
+  await redis.publish(keys.pluginReloads(), JSON.stringify({ requestId, at: Date.now() }));
+
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const key = keys.pluginReloadOutcomes(requestId);
+  for (;;) {
+    const raw = await redis.hgetall(key);
+    const missing = [...expected].filter((id) => !(id in raw));
+    if (!missing.length || Date.now() > deadline) {
+      const outcomes = Object.values(raw).map((r) => JSON.parse(r) as ReloadOutcome);
+      return { requestId, outcomes: outcomes.sort((a, b) => a.process.localeCompare(b.process)), missing };
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** Every version of every plugin ever loaded, oldest first per plugin. */
+export async function pluginHistory(redis: RedisClient, keys: Keys): Promise<Record<string, VersionRecord[]>> {
+  const names = (await redis.smembers(keys.pluginNames())).sort();
+  const history: Record<string, VersionRecord[]> = {};
+  for (const name of names) {
+    const records = Object.values(await redis.hgetall(keys.pluginHistory(name))).map((r) => JSON.parse(r) as VersionRecord);
+    history[name] = records.sort((a, b) => a.firstLoadedAt - b.firstLoadedAt);
+  }
+  return history;
+}

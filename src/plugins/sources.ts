@@ -1,0 +1,70 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config/index.ts';
+import { discoverPlugins, type PluginSource } from './discover.ts';
+import { PluginLoadError } from './loader.ts';
+
+/**
+ * Every plugin source the configuration names, in load order: the built-in
+ * plugins, each configured folder, then each configured npm package. Read
+ * afresh on every reload, so a folder dropped in or a package installed since
+ * the last look is found.
+ */
+export function collectSources(config: Config, packageRoot: string): CollectedSources {
+  const sources: PluginSource[] = [];
+  const missing: PluginLoadError[] = [];
+  if (config.plugins.builtins) sources.push(...discoverPlugins(join(packageRoot, 'plugins')));
+  for (const dir of config.plugins.dirs) sources.push(...discoverPlugins(dir));
+  for (const name of config.plugins.packages) {
+    try {
+      sources.push(packageSource(name));
+    } catch (err) {
+      missing.push(err as PluginLoadError);
+    }
+  }
+  return { sources, missing };
+}
+
+/** What a look at the configured places found: sources, and packages that could not be resolved. */
+export interface CollectedSources {
+  sources: PluginSource[];
+  missing: PluginLoadError[];
+}
+
+/** The folders whose changes should trigger a reload. */
+export function watchedFolders(config: Config, packageRoot: string): string[] {
+  const folders = [...config.plugins.dirs];
+  if (config.plugins.builtins) folders.push(join(packageRoot, 'plugins'));
+  return folders.filter((dir) => existsSync(dir));
+}
+
+/**
+ * An installed npm package as a plugin source. Resolved from the working
+ * directory, like `import` from the application would; the entry is the
+ * package's `exports` (import or default condition), else `main`, else
+ * `index.js`.
+ */
+export function packageSource(name: string, fromDir = process.cwd()): PluginSource {
+  let manifestPath: string;
+  try {
+    manifestPath = createRequire(join(fromDir, 'noop.js')).resolve(`${name}/package.json`);
+  } catch (err) {
+    throw new PluginLoadError(name, [`npm package ${name} is not installed: ${(err as Error).message}`]);
+  }
+
+  const root = dirname(manifestPath);
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { main?: string; exports?: unknown };
+  return { entry: join(root, packageEntry(manifest)), root };
+}
+
+function packageEntry(manifest: { main?: string; exports?: unknown }): string {
+  const exported = manifest.exports;
+  const dot = typeof exported === 'object' && exported !== null && '.' in exported ? (exported as any)['.'] : exported;
+  if (typeof dot === 'string') return dot;
+  if (typeof dot === 'object' && dot !== null) {
+    const pick = dot.import ?? dot.default ?? dot.require;
+    if (typeof pick === 'string') return pick;
+  }
+  return manifest.main ?? 'index.js';
+}

@@ -1,0 +1,169 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Runtime } from '../../src/engine/index.ts';
+import { startTestRuntime, tempDir, uniquePrefix, waitFor } from '../helpers/runtime.ts';
+
+const runtimes: Runtime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+});
+
+/** The same flaky handler twice: once on the event loop, once in a thread of its own. */
+const PLUGIN = `import { appendFileSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+import { definePlugin, PermanentError, RetryAfterError, z } from 'taskmaster/sdk';
+
+const flakySchema = z.object({
+  failures: z.number().int().min(0),
+  permanent: z.boolean().default(false),
+  retryAfterMs: z.number().int().optional(),
+});
+function flaky(payload, ctx) {
+  if (ctx.attempt > payload.failures) return { attempt: ctx.attempt, threadId };
+  if (payload.permanent) throw new PermanentError('permanent failure on attempt ' + ctx.attempt, { reason: 'no_way' });
+  if (payload.retryAfterMs !== undefined) throw new RetryAfterError('come back later', payload.retryAfterMs);
+  throw new Error('failure on attempt ' + ctx.attempt);
+}
+
+export default definePlugin({
+  name: 'iso',
+  version: '4.5.6',
+  jobs: {
+    'inline.flaky': { schema: flakySchema, handler: flaky },
+    'iso.flaky': { isolated: true, schema: flakySchema, handler: flaky },
+    'iso.cpu': {
+      isolated: true,
+      schema: z.object({ ms: z.number(), file: z.string() }),
+      handler: ({ ms, file }, ctx) => {
+        appendFileSync(file, ctx.jobId + '\\n');
+        const end = Date.now() + ms;
+        while (Date.now() < end) {}
+        return { spunMs: ms };
+      },
+    },
+    'iso.report': {
+      isolated: true,
+      schema: z.object({}),
+      handler: async (_payload, ctx) => {
+        ctx.log.info({ step: 1 }, 'working');
+        await ctx.progress(40);
+        await ctx.checkpoint.set({ step: 1 });
+        const saved = await ctx.checkpoint.get();
+        const draft = await ctx.files.create({ name: 'out.txt', contentType: 'text/plain' });
+        writeFileSync(draft.path, 'written in a thread');
+        const file = await draft.commit();
+        const next = await ctx.submit({ type: 'inline.flaky', payload: { failures: 0 }, idempotencyKey: ctx.jobId + ':next' });
+        await ctx.progress({ step: 'done' });
+        return { config: ctx.config, threadId, jobId: ctx.jobId, saved, fileId: file.id, nextId: next.id };
+      },
+    },
+    'iso.hang': { isolated: true, schema: z.object({}), handler: () => new Promise(() => {}) },
+    'iso.crash': { isolated: true, schema: z.object({}), handler: () => process.exit(3) },
+  },
+});
+`;
+
+function pluginDir(): string {
+  const dir = tempDir('tm-iso-');
+  writeFileSync(join(dir, 'iso.ts'), PLUGIN);
+  return dir;
+}
+
+async function start(dir: string, extra: Record<string, any> = {}) {
+  const runtime = await startTestRuntime({
+    config: {
+      plugins: { dirs: [dir], builtins: false, watch: false, settings: { iso: { region: 'eu' } } },
+      defaults: { backoffMs: 50 },
+      ...extra,
+    },
+  });
+  runtimes.push(runtime);
+  return runtime;
+}
+
+async function finished(rt: Runtime, id: string) {
+  await waitFor(async () => ['completed', 'failed'].includes((await rt.jobs.get(id)).state), 30_000);
+  return rt.jobs.get(id);
+}
+
+describe('isolated job types', () => {
+  it('treats PermanentError and RetryAfterError from a thread exactly as on the event loop', async () => {
+    const rt = await start(pluginDir());
+    const scenarios = [
+      { payload: { failures: 5, permanent: true }, retries: 5 },
+      { payload: { failures: 1, retryAfterMs: 600 }, retries: 2 },
+      { payload: { failures: 2 }, retries: 3 },
+      { payload: { failures: 9 }, retries: 1 },
+    ];
+
+    for (const { payload, retries } of scenarios) {
+      const [inline, isolated] = await Promise.all(
+        ['inline.flaky', 'iso.flaky'].map(async (type) => {
+          const { id } = await rt.producer.submit({ type, payload, retries });
+          return finished(rt, id);
+        }),
+      );
+      const shape = (job: typeof inline) => ({
+        state: job.state,
+        attempts: job.attempts.map((a) => [a.outcome, a.error?.name, a.error?.message, a.pluginVersion, a.pluginHash]),
+        error: job.error,
+        result: job.result && { attempt: (job.result as any).attempt },
+      });
+      expect(shape(isolated), JSON.stringify(payload)).toEqual(shape(inline));
+      if (payload.retryAfterMs) {
+        const gap = isolated.attempts[1].startedAt - isolated.attempts[0].endedAt;
+        expect(gap).toBeGreaterThanOrEqual(540);
+        expect(gap).toBeLessThan(600 * 1.1 + 1000);
+      }
+    }
+  });
+
+  it('runs in a thread of its own with progress, settings, engine services and the version recorded', async () => {
+    const rt = await start(pluginDir());
+    const { id } = await rt.producer.submit({ type: 'iso.report', payload: {} });
+
+    const job = await finished(rt, id);
+
+    expect(job.state).toBe('completed');
+    expect(job.result).toMatchObject({ config: { region: 'eu' }, jobId: id, saved: { step: 1 } });
+    const { fileId, nextId } = job.result as { fileId: string; nextId: string };
+    expect(readFileSync((await rt.files.get(fileId))!.path, 'utf8')).toBe('written in a thread');
+    expect((await finished(rt, nextId)).state).toBe('completed');
+    expect((job.result as any).threadId).toBeGreaterThan(0);
+    expect(job.progress).toEqual({ step: 'done' });
+    expect(job.attempts[0]).toMatchObject({ plugin: 'iso', pluginVersion: '4.5.6', pluginHash: rt.registry.get('iso.report')!.plugin.hash });
+  });
+
+  it('ends a thread that never settles at the timeout, and one that exits, without harm to the worker', async () => {
+    const rt = await start(pluginDir());
+    const hang = await rt.producer.submit({ type: 'iso.hang', payload: {}, timeoutMs: 300, retries: 0 });
+    const crash = await rt.producer.submit({ type: 'iso.crash', payload: {}, retries: 1 });
+
+    const [hung, crashed] = await Promise.all([finished(rt, hang.id), finished(rt, crash.id)]);
+
+    expect(hung.state).toBe('failed');
+    expect(hung.attempts[0].error?.name).toBe('TimeoutError');
+    expect(crashed.state).toBe('failed');
+    expect(crashed.attempts.map((a) => a.error?.name)).toEqual(['IsolatedThreadExit', 'IsolatedThreadExit']);
+    const { id } = await rt.producer.submit({ type: 'inline.flaky', payload: { failures: 0 } });
+    expect((await finished(rt, id)).state).toBe('completed');
+  });
+
+  it('runs a CPU-bound job that blocks longer than its lock exactly once, with two workers watching for stalls', async () => {
+    const dir = pluginDir();
+    const prefix = uniquePrefix();
+    const worker = { lockDurationMs: 500, stalledIntervalMs: 200 };
+    const rt = await start(dir, { redis: { prefix }, worker });
+    await start(dir, { redis: { prefix }, worker });
+    const file = join(tempDir('tm-iso-runs-'), 'runs.txt');
+    writeFileSync(file, '');
+
+    const { id } = await rt.producer.submit({ type: 'iso.cpu', payload: { ms: 2000, file }, retries: 2 });
+    const job = await finished(rt, id);
+
+    expect(job.state).toBe('completed');
+    expect(job.attempts).toHaveLength(1);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toEqual([id]);
+  });
+});
