@@ -16,12 +16,12 @@
  *
  * Run with `--expose-gc` (the npm script does). Figures go to bench/README.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ConfigInput } from '../src/config/index.ts';
 import { createLogger, startRuntime, type Runtime } from '../src/engine/index.ts';
-import { startTestRedis } from '../tests/helpers/redis-server.ts';
-import { tempDir, uniquePrefix, waitFor } from '../tests/helpers/runtime.ts';
+import { machine, startBenchRedis } from './lib.ts';
 
 const TARGET_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const BATCH = 50;
@@ -66,11 +66,11 @@ interface PhaseResult {
 }
 
 async function main(): Promise<void> {
-  const redis = await startTestRedis();
+  const redis = await startBenchRedis();
   const pluginDir = tempDir('tm-bench-plugins-');
   mkdirSync(join(pluginDir, 'bench'), { recursive: true });
   const entry = join(pluginDir, 'bench', 'index.ts');
-  const prefix = uniquePrefix();
+  const prefix = `bench-reload-${process.pid}`;
   const config = (extra: ConfigInput = {}) =>
     loadConfig({}, {
       dataDir: tempDir('tm-bench-data-'),
@@ -212,6 +212,7 @@ async function heapOverReloads(worker: Runtime, entry: string): Promise<{ before
 function report(phases: PhaseResult[], heap: { beforeMb: number; afterMb: number; reloadMs: number }): void {
   const f = (x: number) => x.toFixed(0).padStart(8);
   const lines = [
+    machine(),
     `target load: ${TARGET_RATE} jobs/s; "during" = from the change until ${DURING_MS} ms after it ended`,
     '',
     `${'change by'.padEnd(24)}${'before'.padStart(8)}${'during'.padStart(8)}${'after'.padStart(8)}${'change ms'.padStart(10)}${'submitted'.padStart(10)}${'failed'.padStart(8)}${'doubled'.padStart(8)}${'lost'.padStart(6)}`,
@@ -226,6 +227,18 @@ function report(phases: PhaseResult[], heap: { beforeMb: number; afterMb: number
   process.stdout.write(lines.join('\n') + '\n');
   const bad = phases[0].failed + phases[0].duplicated + phases[0].lost;
   if (bad) process.exitCode = 1;
+}
+
+function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number, everyMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not every job ended within ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
 }
 
 function sleep(ms: number) {

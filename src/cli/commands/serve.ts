@@ -38,6 +38,12 @@ export async function runWorker(args: string[]): Promise<void> {
   const log = createLogger(config.log.level, { role: 'worker' });
   const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean);
 
+  // A handler's stray promise (neither awaited nor returned) that rejects must not end the
+  // process and every other job with it; Node's default would exit.
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? { name: reason.name, message: reason.message } : reason }, 'unhandled rejection; the worker goes on');
+  });
+
   const runtime = await startRuntime({ config, workers: true, queues, log });
 
   let stopping = false;
