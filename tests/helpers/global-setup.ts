@@ -1,8 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killTracked, useProcessFile } from './cleanup.ts';
 import type { TestProject } from 'vitest/node';
 import { startTestRedis, type TestRedis } from './redis-server.ts';
 
 let redis: TestRedis | undefined;
+const pidFile = join(tmpdir(), `taskmaster-test-pids-${process.pid}`);
 
 /**
  * Once per test run: build the dashboard and the HTTP server (tests start
@@ -10,6 +14,8 @@ let redis: TestRedis | undefined;
  * own key prefix.
  */
 export async function setup(project: TestProject): Promise<void> {
+  // Test files run in child processes that inherit this variable.
+  useProcessFile(pidFile);
   if (!process.env.TASKMASTER_SKIP_BUILD) {
     execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
   }
@@ -19,6 +25,7 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await redis?.stop();
+  killTracked(pidFile);
 }
 
 declare module 'vitest' {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from '../../src/redis/index.ts';
+import { trackProcess } from './cleanup.ts';
 
 const run = promisify(execFile);
 
@@ -59,6 +60,7 @@ export async function startTestCluster(masters = 3): Promise<TestCluster> {
         ],
         { stdio: 'ignore' },
       );
+      trackProcess(child.pid);
       children.push(child);
       ports.push(port);
     }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../../src/redis/index.ts';
+import { trackProcess } from './cleanup.ts';
 
 export interface TestRedis {
   url: string;
@@ -45,6 +46,7 @@ export async function startTestRedis(extraArgs: string[] = []): Promise<TestRedi
 
 async function launch(args: string[], port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', args, { stdio: 'ignore' });
+  trackProcess(child.pid);
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../src/redis/index.ts';
+import { trackProcess } from './cleanup.ts';
 import { mergeConfig, tempDir, uniquePrefix } from './runtime.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -52,6 +53,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     env: { ...process.env, TASKMASTER_CONFIG: configFile, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  trackProcess(child.pid);
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
 
