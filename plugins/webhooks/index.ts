@@ -1,5 +1,4 @@
-import { definePlugin, PermanentError, z, type HandlerContext } from '../../src/sdk/index.ts';
-import { classifyResponse } from './classify.ts';
+import { definePlugin, failureForStatus, PermanentError, z, type HandlerContext } from '../../src/sdk/index.ts';
 import { signatureHeaders } from './signature.ts';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -54,7 +53,7 @@ async function deliver(payload: WebhookPayload, ctx: HandlerContext) {
   });
   await response.body?.cancel();
 
-  const failure = classifyResponse(response.status, response.headers.get('retry-after'));
+  const failure = failureForStatus(response.status, response.headers.get('retry-after'), 'receiver');
   if (failure) throw failure;
   return { status: response.status, webhookId: id };
 }

@@ -227,6 +227,24 @@ export const configSchema = z.object({
     })
     .default({ sessionTtlMs: 12 * HOUR, previewBytes: 16 * 1024 }),
 
+  /**
+   * PostgreSQL databases handlers reach as `ctx.db(<name>)`, e.g.
+   * `{ "main": { "url": "postgres://app@127.0.0.1:5432/app" } }`.
+   */
+  databases: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/),
+      z.object({
+        /** A `postgres://` connection URL. */
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'url must start with postgres://'),
+        /** Connections this process opens at most. */
+        maxConnections: z.number().int().min(1).max(100).default(5),
+        /** A statement running longer is cancelled by the server (0: no limit). */
+        statementTimeoutMs: z.number().int().min(0).default(0),
+      }),
+    )
+    .default({}),
+
   scheduler: z
     .object({
       /** Run the schedule loop in this process (every process may; they agree through Redis). */

@@ -16,3 +16,4 @@ export * from './browse/index.ts';
 export * from './parked.ts';
 export * from './plugin-fleet.ts';
 export * from './plugin-rollback.ts';
+export * from './services/plugin-services.ts';

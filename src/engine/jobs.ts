@@ -2,6 +2,7 @@ import { Job } from 'bullmq';
 import { queueOfJobId, type AttemptRecord, type JobEnvelope, type JobState } from '../core/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { ATTEMPTS_FIELD, parseAttempts } from './attempts.ts';
+import { childrenOf, type ChildView } from './job-children.ts';
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { publicState } from './producer.ts';
 import type { QueueSet } from './queues.ts';
@@ -30,6 +31,10 @@ export interface JobView {
   result?: unknown;
   error?: string;
   timestamps: { createdAt: number; startedAt?: number; finishedAt?: number };
+  /** The flow job this one is a child of. */
+  parentId?: string;
+  /** A flow parent's children and their states. */
+  children?: ChildView[];
 }
 
 /** Reads jobs for the API and the CLI. */
@@ -48,13 +53,17 @@ export class JobReader {
     let job: Job<JobEnvelope> | undefined;
     let state: string;
     let rawAttempts: string | null;
+    let children: ChildView[] | undefined;
     try {
-      // The state first, the job after: read the other way round, a job finishing in between
-      // would show as completed without its result.
+      // The state is read before the job: a job seen as finished is then read
+      // with its result, never the other way round.
       state = await queue.getJobState(id);
       job = await Job.fromId<JobEnvelope>(queue, id);
       if (!job) throw new NotFoundError(`job ${id} not found`);
-      rawAttempts = await this.redis.hget(this.keys.job(queueName, id), ATTEMPTS_FIELD);
+      [rawAttempts, children] = await Promise.all([
+        this.redis.hget(this.keys.job(queueName, id), ATTEMPTS_FIELD),
+        childrenOf(job, this.queues),
+      ]);
     } catch (err) {
       if (err instanceof NotFoundError) throw err;
       throw new UnavailableError(`Redis cannot read the job: ${(err as Error).message}`, { cause: err });
@@ -87,6 +96,8 @@ export class JobReader {
         startedAt: job.processedOn || undefined,
         finishedAt: job.finishedOn || undefined,
       },
+      parentId: job.parent?.id,
+      children,
     };
   }
 

@@ -18,6 +18,7 @@ import { serviceContext, type JobServices } from './job-services.ts';
 import { runIsolated } from './isolated-runner.ts';
 import type { Logger } from './logger.ts';
 import type { ParkedJobs } from './parked.ts';
+import type { PluginServices } from './services/plugin-services.ts';
 
 /** A handler that holds the event loop this long in one go is reported: it delays every other job. */
 const BLOCKED_WARN_MS = 500;
@@ -31,6 +32,8 @@ export interface ProcessorDeps {
   settings: Record<string, unknown>;
   /** Checks every outbound request a handler makes through `ctx.http`. */
   outbound: OutboundGuard;
+  /** Databases, key-value store, cache and flows for handlers. */
+  pluginServices: PluginServices;
   log: Logger;
   /** Fires when this worker shuts down past its drain limit. */
   shutdown: AbortSignal;
@@ -91,6 +94,7 @@ export function createProcessor(deps: ProcessorDeps) {
         outbound: deps.outbound,
         services: serviceContext(deps.services, { id: job.id!, queue: deps.queue, tenant: job.data?.tenant }),
         sdkEntry: deps.sdkEntry,
+        pluginServices: deps.pluginServices,
       });
       completed = true;
 
@@ -177,6 +181,7 @@ interface RunOptions {
   outbound: OutboundGuard;
   services: ReturnType<typeof serviceContext>;
   sdkEntry: string;
+  pluginServices: PluginServices;
 }
 
 /**
@@ -203,6 +208,7 @@ async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions
     config: run.settings[entry.plugin.name],
     http: createHttpClient({ guard: run.outbound, signal: controller.signal }),
     ...run.services,
+    ...run.pluginServices.forJob(entry.plugin.name, run.job),
   };
 
   const aborted = new Promise<never>((_, reject) => {

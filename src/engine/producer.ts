@@ -27,7 +27,7 @@ export interface Submitted {
 }
 
 /** A submission checked and turned into what BullMQ stores. */
-interface PreparedJob {
+export interface PreparedJob {
   type: string;
   queue: string;
   data: JobEnvelope;
@@ -98,6 +98,13 @@ export class Producer {
 
     // 3. Tell stored jobs from duplicates.
     return this.confirm(prepared);
+  }
+
+  /** Checks a submission and returns what BullMQ would store, storing nothing; throws `ValidationError`. */
+  prepareJob(input: unknown, submittedBy?: string): PreparedJob {
+    const prepared = this.prepare(input, submittedBy, '');
+    if ('issues' in prepared) throw new ValidationError('invalid job', prepared.issues);
+    return prepared;
   }
 
   /** Checks a submission as `submit` would, storing nothing; the issues are named under `prefix`. */

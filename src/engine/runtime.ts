@@ -24,6 +24,7 @@ import { PluginFleet } from './plugin-fleet.ts';
 import { Producer } from './producer.ts';
 import { QueueSet } from './queues.ts';
 import { ScheduleEngine, type Clock } from './schedules/engine.ts';
+import { PluginServices } from './services/plugin-services.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { FileStoreService } from './file-store.ts';
 import { Inbox } from './inbox.ts';
@@ -69,6 +70,8 @@ export interface Runtime {
   browser: JobBrowser;
   /** Per-job history of actions and moves, kept with the job. */
   history: JobHistory;
+  /** Databases, plugin key-value stores, cache and flows, as handlers get them. */
+  services: PluginServices;
   workerPool?: WorkerPool;
   /** Job life-cycle events of this process's workers. */
   events: JobEvents;
@@ -165,6 +168,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     registry.onServing((types) => {
       parked.wake(types, queues, log).catch((err) => log.warn({ err, types }, 'cannot wake jobs waiting for a handler'));
     });
+    const services = new PluginServices(config, redis, keys, producer);
+    cleanups.push(() => services.close());
 
     // 4. Reloads.
     const processId = newWorkerId();
@@ -202,7 +207,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         files,
         inbox,
         producer,
-      });
+      }, services);
       await workerPool.start(serve);
       cleanups.push(() => workerPool!.close());
 
@@ -243,6 +248,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       metrics,
       browser,
       history,
+      services,
       workerPool,
       events,
       files,

@@ -10,6 +10,7 @@ import { OutboundGuard } from './outbound-guard.ts';
 import { endIsolatedThreads } from './isolated-runner.ts';
 import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
+import type { PluginServices } from './services/plugin-services.ts';
 
 /**
  * The BullMQ workers of one process, one per queue it serves, each with the
@@ -33,6 +34,7 @@ export class WorkerPool {
     private readonly log: Logger,
     private readonly events: JobEvents,
     private readonly services: JobServices,
+    private readonly pluginServices: PluginServices,
   ) {
     this.outbound = new OutboundGuard(config.outbound.allow);
   }
@@ -49,6 +51,7 @@ export class WorkerPool {
         workerId: this.workerId,
         settings: this.config.plugins.settings,
         outbound: this.outbound,
+        pluginServices: this.pluginServices,
         log,
         shutdown: this.shutdown.signal,
         events: this.events,

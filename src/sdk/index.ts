@@ -24,6 +24,21 @@ export { PermanentError, RetryAfterError, TimeoutError } from '../core/errors.ts
 export type * from './types.ts';
 export { USER_ID } from '../core/ids.ts';
 export { failureForStatus, parseRetryAfter } from './http-status.ts';
+export type * from './services.ts';
+export {
+  columnSpecSchema,
+  columnsSchema,
+  insertRows,
+  quoteIdent,
+  readRecords,
+  RECORD_FORMATS,
+  rowValidator,
+  type ColumnSpecs,
+  type OnConflict,
+  type RecordFormat,
+  type RowValidator,
+  type SourceRecord,
+} from './records.ts';
 
 /** Declares a plugin. It returns the definition as is; TaskMaster validates it on load. */
 export function definePlugin<const P extends PluginDefinition>(plugin: P): P {

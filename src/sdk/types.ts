@@ -1,4 +1,5 @@
 import type { Priority } from '../core/index.ts';
+import type { Cache, ChildResult, Database, FlowClient, KeyValueStore } from './services.ts';
 
 /** The structured logger handed to plugins (a pino child logger). */
 export interface Logger {
@@ -55,6 +56,16 @@ export interface HandlerContext {
    * The tenant defaults to this job's.
    */
   submit(job: FollowUpJob): Promise<{ id: string; duplicate: boolean }>;
+  /** A PostgreSQL database from `databases.<name>`; throws a PermanentError for an unknown name. */
+  db(name: string): Database;
+  /** This plugin's own key-value store. */
+  kv: KeyValueStore;
+  /** Cache entries for other services to read. */
+  cache: Cache;
+  /** Stores jobs with dependencies. */
+  flow: FlowClient;
+  /** The results of this job's finished children (a flow's parent job). */
+  children(): Promise<ChildResult[]>;
 }
 
 /** A job submitted from a handler: the same fields as `POST /api/v1/jobs`. */
