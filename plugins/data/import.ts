@@ -11,8 +11,9 @@ import {
   z,
   type HandlerContext,
   type Queryable,
+  createTableIfMissing,
 } from '../../src/sdk/index.ts';
-import { databaseName, ensureTable, filePath, identifier } from './settings.ts';
+import { databaseName, filePath, identifier } from './settings.ts';
 
 /** Bad rows whose details are kept; the rest are only counted. */
 const EXAMPLES_KEPT = 10;
@@ -63,7 +64,7 @@ export async function importData(payload: ImportPayload, ctx: HandlerContext) {
   const importId = payload.importId ?? ctx.jobId;
 
   // 1. Where the last attempt stopped.
-  await ensureTable(db, CHECKPOINT_TABLE);
+  await createTableIfMissing(db, CHECKPOINT_TABLE);
   const saved = await readCheckpoint(db, importId);
   if (saved?.finished) return { importId, ...saved.checkpoint, resumedFrom: saved.checkpoint.rowsRead, alreadyFinished: true };
   const progress: Checkpoint = saved?.checkpoint ?? { rowsRead: 0, rowsWritten: 0, badRows: 0, badExamples: [] };

@@ -1,5 +1,5 @@
-import { quoteIdent, z, type HandlerContext } from '../../src/sdk/index.ts';
-import { databaseName, ensureTable, identifier } from './settings.ts';
+import { createTableIfMissing, quoteIdent, z, type HandlerContext } from '../../src/sdk/index.ts';
+import { databaseName, identifier } from './settings.ts';
 
 export const maintenanceSchema = z.object({
   database: databaseName,
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS taskmaster_maintenance_log (
  */
 export async function runMaintenance(payload: MaintenancePayload, ctx: HandlerContext) {
   const db = ctx.db(payload.database);
-  await ensureTable(db, LOG_TABLE);
+  await createTableIfMissing(db, LOG_TABLE);
   const steps: Step[] = [];
   const record = async (step: Step) => {
     steps.push(step);

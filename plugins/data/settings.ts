@@ -1,5 +1,5 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import { PermanentError, z, type Queryable } from '../../src/sdk/index.ts';
+import { PermanentError, z } from '../../src/sdk/index.ts';
 
 /** `plugins.settings.data`. */
 export const settingsSchema = z
@@ -31,16 +31,3 @@ export const databaseName = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/);
 /** A plain SQL identifier, optionally schema-qualified. */
 export const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/, 'must be a plain SQL identifier');
 
-/**
- * Runs a `CREATE TABLE IF NOT EXISTS`. Two jobs creating the same table at
- * once can still collide inside PostgreSQL; the loser's error only means the
- * table now exists.
- */
-export async function ensureTable(db: Queryable, sql: string): Promise<void> {
-  try {
-    await db.query(sql);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== '42P07' && code !== '23505') throw err;
-  }
-}

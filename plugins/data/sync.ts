@@ -1,5 +1,5 @@
-import { insertRows, PermanentError, quoteIdent, z, type HandlerContext, type Queryable } from '../../src/sdk/index.ts';
-import { databaseName, ensureTable, identifier } from './settings.ts';
+import { createTableIfMissing, insertRows, PermanentError, quoteIdent, z, type HandlerContext, type Queryable } from '../../src/sdk/index.ts';
+import { databaseName, identifier } from './settings.ts';
 
 export const syncSchema = z.object({
   /** Names the stored cursor: runs with the same name continue where the last ended. */
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS taskmaster_sync_cursors (
 export async function syncData(payload: SyncPayload, ctx: HandlerContext) {
   const source = ctx.db(payload.source.database);
   const target = ctx.db(payload.target.database);
-  await ensureTable(target, CURSOR_TABLE);
+  await createTableIfMissing(target, CURSOR_TABLE);
 
   // 1. Where the last run ended.
   const saved = await target.query<{ cursor_value: string; cursor_key: string }>(

@@ -27,12 +27,14 @@ export { failureForStatus, parseRetryAfter } from './http-status.ts';
 export type * from './services.ts';
 export {
   columnSpecSchema,
+  createTableIfMissing,
   columnsSchema,
   insertRows,
   quoteIdent,
   readRecords,
   RECORD_FORMATS,
   rowValidator,
+  sqlIdentifier,
   type ColumnSpecs,
   type OnConflict,
   type RecordFormat,

@@ -123,6 +123,11 @@ function convert(raw: unknown, spec: z.infer<typeof columnSpecSchema>): { value:
   }
 }
 
+/** A plain SQL identifier, optionally schema-qualified (`orders`, `sales.orders`). */
+export const sqlIdentifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/, 'must be a plain SQL identifier');
+
 /** A table or column name, optionally schema-qualified, quoted for SQL; throws on anything else. */
 export function quoteIdent(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/.test(name)) {
@@ -159,4 +164,18 @@ export async function insertRows(db: Queryable, table: string, rows: Record<stri
   }
   const result = await db.query(sql, params);
   return result.rowCount;
+}
+
+/**
+ * Runs a `CREATE TABLE IF NOT EXISTS`. Two jobs creating the same table at
+ * once can still collide inside PostgreSQL; the loser's error only means the
+ * table now exists.
+ */
+export async function createTableIfMissing(db: Queryable, sql: string): Promise<void> {
+  try {
+    await db.query(sql);
+  } catch (err) {
+    const code = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+    if (code !== '42P07' && code !== '23505') throw err;
+  }
 }

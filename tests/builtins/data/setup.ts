@@ -15,14 +15,14 @@ export interface DataTestEnv {
  * A runtime with database `main` (a fresh database of this test file's own),
  * with `other` too when asked, and a files folder.
  */
-export async function startDataEnv(options: { other?: boolean } = {}): Promise<DataTestEnv> {
+export async function startDataEnv(options: { other?: boolean; settings?: Record<string, unknown> } = {}): Promise<DataTestEnv> {
   const db = await createTestDatabase();
   const other = options.other ? await createTestDatabase() : undefined;
   const files = tempDir('tm-data-');
   const runtime = await startTestRuntime({
     config: {
       databases: { main: { url: db.url }, ...(other ? { other: { url: other.url } } : {}) },
-      plugins: { settings: { data: { files } } },
+      plugins: { settings: { data: { files }, ...options.settings } },
       outbound: { allow: ['127.0.0.1'] },
       defaults: { backoffMs: 50 },
       scheduler: { enabled: false },
