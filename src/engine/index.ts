@@ -17,3 +17,4 @@ export * from './parked.ts';
 export * from './plugin-fleet.ts';
 export * from './plugin-rollback.ts';
 export * from './services/plugin-services.ts';
+export * from './housekeeping.ts';

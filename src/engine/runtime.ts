@@ -25,6 +25,7 @@ import { Producer } from './producer.ts';
 import { QueueSet } from './queues.ts';
 import { ScheduleEngine, type Clock } from './schedules/engine.ts';
 import { PluginServices } from './services/plugin-services.ts';
+import { builtinHousekeeping } from './housekeeping.ts';
 import { WorkerPool } from './worker-pool.ts';
 import { FileStoreService } from './file-store.ts';
 import { Inbox } from './inbox.ts';
@@ -168,7 +169,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     registry.onServing((types) => {
       parked.wake(types, queues, log).catch((err) => log.warn({ err, types }, 'cannot wake jobs waiting for a handler'));
     });
-    const services = new PluginServices(config, redis, keys, producer);
+    const services = new PluginServices(config, redis, keys, producer, builtinHousekeeping(config, queues, files));
     cleanups.push(() => services.close());
 
     // 4. Reloads.

@@ -76,3 +76,16 @@ export interface ChildResult {
 export interface FlowClient {
   add(root: FlowNode): Promise<FlowJobRef>;
 }
+
+/** What one retention sweep removed. */
+export interface SweepReport {
+  name: string;
+  removed: number;
+  durationMs: number;
+  error?: string;
+}
+
+/** The retention sweeps of TaskMaster's own data (finished jobs, report files, ...). */
+export interface HousekeepingClient {
+  sweep(): Promise<SweepReport[]>;
+}

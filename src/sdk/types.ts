@@ -1,5 +1,5 @@
 import type { Priority } from '../core/index.ts';
-import type { Cache, ChildResult, Database, FlowClient, KeyValueStore } from './services.ts';
+import type { Cache, ChildResult, Database, FlowClient, HousekeepingClient, KeyValueStore } from './services.ts';
 
 /** The structured logger handed to plugins (a pino child logger). */
 export interface Logger {
@@ -66,6 +66,8 @@ export interface HandlerContext {
   flow: FlowClient;
   /** The results of this job's finished children (a flow's parent job). */
   children(): Promise<ChildResult[]>;
+  /** Removes TaskMaster's own data past its configured retention. */
+  housekeeping: HousekeepingClient;
 }
 
 /** A job submitted from a handler: the same fields as `POST /api/v1/jobs`. */

@@ -63,6 +63,20 @@ describe('schedules API', () => {
     expect((await api(server, 'DELETE', '/api/v1/schedules/every-second')).status).toBe(404);
   });
 
+  it('shows the results of a scheduled health check', async () => {
+    const put = await api(server, 'PUT', '/api/v1/schedules/health', { everyMs: 1000, type: 'health.check', payload: { redis: true } });
+    expect(put.status).toBe(201);
+
+    const results = await waitFor(async () => {
+      const res = await api(server, 'GET', '/api/v1/health-checks');
+      return res.status === 200 && res.body.latest ? res.body : undefined;
+    });
+    await api(server, 'DELETE', '/api/v1/schedules/health');
+
+    expect(results.latest).toMatchObject({ ok: true, checks: [expect.objectContaining({ name: 'redis', kind: 'redis', ok: true })] });
+    expect(results.history[0]).toEqual(results.latest);
+  });
+
   it('refuses an invalid schedule naming the field', async () => {
     const res = await api(server, 'PUT', '/api/v1/schedules/broken', { cron: '* * * * *', timezone: 'Nowhere/City', type: 'test.noop' });
 

@@ -15,7 +15,9 @@ export interface DataTestEnv {
  * A runtime with database `main` (a fresh database of this test file's own),
  * with `other` too when asked, and a files folder.
  */
-export async function startDataEnv(options: { other?: boolean; settings?: Record<string, unknown> } = {}): Promise<DataTestEnv> {
+export async function startDataEnv(
+  options: { other?: boolean; settings?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+): Promise<DataTestEnv> {
   const db = await createTestDatabase();
   const other = options.other ? await createTestDatabase() : undefined;
   const files = tempDir('tm-data-');
@@ -26,6 +28,7 @@ export async function startDataEnv(options: { other?: boolean; settings?: Record
       outbound: { allow: ['127.0.0.1'] },
       defaults: { backoffMs: 50 },
       scheduler: { enabled: false },
+      ...options.config,
     },
   });
   return {
