@@ -229,6 +229,30 @@ describe('schedule engine', () => {
     expect((await rt.schedules.get('slow'))?.state?.queuedSlot).toBeUndefined();
   });
 
+  it('stores the runs a process claimed before it died', async () => {
+    const clock = new ManualClock(Date.parse('2026-05-01T10:00:30Z'));
+    const rt = await start(clock);
+    await rt.schedules.put('claimed', { everyMs: MINUTE, type: 'test.noop' });
+
+    // A process claimed the 10:01:30 slot, then died before storing its job.
+    const stored = await rt.schedules.store.get('claimed');
+    const slot = Date.parse('2026-05-01T10:01:30Z');
+    const claimed = { ...stored!.state!, handledUntil: slot + 1000, pending: { slots: [slot], at: slot + 1000 } };
+    expect((await rt.schedules.store.compareAndSet('claimed', stored!.rawState, claimed)).ok).toBe(true);
+
+    clock.set('2026-05-01T10:01:35Z');
+    await rt.schedules.tick();
+    const whileFresh = await producedSlots(rt, 'claimed');
+    clock.set('2026-05-01T10:01:50Z');
+    await rt.schedules.tick();
+
+    expect(whileFresh).toEqual([]);
+    expect(await producedSlots(rt, 'claimed')).toEqual(['2026-05-01T10:01:30.000Z']);
+    const state = (await rt.schedules.get('claimed'))?.state;
+    expect(state?.pending).toBeUndefined();
+    expect(state?.runs).toBe(1);
+  });
+
   it('names the field of an invalid schedule', async () => {
     const rt = await start(new ManualClock(Date.now()));
 
