@@ -91,7 +91,15 @@ export class ScheduleEngine {
 
   /** Writes the configured schedules; identical ones are left as they are. */
   async applyConfigured(schedules: Record<string, unknown>): Promise<void> {
-    for (const [name, spec] of Object.entries(schedules)) await this.put(name, spec, 'config');
+    for (const [name, spec] of Object.entries(schedules)) {
+      try {
+        await this.put(name, spec, 'config');
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        const where = err.issues.map((i) => `schedules.${name}.${i.field}: ${i.message}`).join('; ');
+        throw new ValidationError(`invalid configured schedule: ${where}`, err.issues);
+      }
+    }
   }
 
   /** Starts ticking every `tickMs`. */

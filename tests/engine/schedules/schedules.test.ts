@@ -253,6 +253,15 @@ describe('schedule engine', () => {
     expect(state?.runs).toBe(1);
   });
 
+  it('refuses to start with an invalid configured schedule, naming it', async () => {
+    const starting = startTestRuntime({
+      workers: false,
+      config: { scheduler: { enabled: false }, schedules: { nightly: { cron: '0 3 * * *', type: 'no.such' } } },
+    });
+
+    await expect(starting).rejects.toThrow(/schedules\.nightly\.type: unknown job type no\.such/);
+  });
+
   it('names the field of an invalid schedule', async () => {
     const rt = await start(new ManualClock(Date.now()));
 
