@@ -32,12 +32,12 @@ if (values.child) {
 }
 
 async function main(): Promise<void> {
-  const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+  const admin = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `tm_bench_${Date.now().toString(36)}`;
   const client = new pg.Client(admin);
   await client.connect();
   await client.query(`CREATE DATABASE ${name}`);
-  const url = admin.replace(/\/postgres$/, `/${name}`);
+  const url = admin.replace(/\/[^/]*$/, `/${name}`);
   try {
     const db = new pg.Client(url);
     await db.connect();
