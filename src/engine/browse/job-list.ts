@@ -42,9 +42,9 @@ export interface JobListPage {
 }
 
 /** Ids read per round trip while filtering. */
-const CHUNK = 500;
+const CHUNK = 300;
 /** Most jobs one filtered page looks at; a page can come back short, with `next`. */
-export const SCAN_LIMIT = 10_000;
+export const SCAN_LIMIT = 3_000;
 const FIELDS = ['name', 'data', 'timestamp', 'processedOn', 'finishedOn', 'atm', 'failedReason'] as const;
 
 /**
