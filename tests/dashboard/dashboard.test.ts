@@ -127,4 +127,16 @@ describe('dashboard in Chromium', () => {
     expect(status).toBe(403);
     await screenshot(page, 'job-read-only');
   });
+
+  it('shows schedules with their next run on the system page', async () => {
+    const put = await api(server, 'PUT', '/api/v1/schedules/nightly-noop', { cron: '0 3 * * *', type: 'test.noop', payload: {} });
+    expect([200, 201]).toContain(put.status);
+
+    await logIn(page, server.url, READ_KEY);
+    await page.goto(`${server.url}/dashboard/#/system`);
+    const row = page.locator('[data-testid=schedules] tr', { hasText: 'nightly-noop' });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/0 3 \* \* \* \(UTC\).*\d{4}-\d{2}-\d{2} 03:00:00Z/);
+    await screenshot(page, 'system');
+  });
 });

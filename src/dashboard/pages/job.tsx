@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api.ts';
 import { ActionButton } from '../components/action.tsx';
 import { ms, time } from '../format.ts';
+import { href } from '../router.ts';
 import type { JobDetail, Preview, TimelineEntry } from '../types.ts';
 
 const PRIORITIES = ['critical', 'high', 'normal', 'low'];
@@ -17,6 +18,7 @@ export function JobPage({ id, admin }: { id: string; admin: boolean }) {
   const [error, setError] = useState('');
   const [notice, setNotice] = useState('');
   const [priority, setPriority] = useState('normal');
+  const [retriedAs, setRetriedAs] = useState('');
   const path = `/api/v1/jobs/${encodeURIComponent(id)}`;
 
   const load = async () => {
@@ -33,6 +35,8 @@ export function JobPage({ id, admin }: { id: string; admin: boolean }) {
     }
   };
   useEffect(() => {
+    setNotice('');
+    setRetriedAs('');
     void load();
   }, [id]);
 
@@ -50,12 +54,35 @@ export function JobPage({ id, admin }: { id: string; admin: boolean }) {
       <h1>
         Job <code data-testid="job-id">{job.id}</code> <span class={`state ${job.state}`} data-testid="job-state">{job.state}</span>
       </h1>
-      {notice && <p class="notice" data-testid="notice">{notice}</p>}
+      {notice && (
+        <p class="notice" data-testid="notice">
+          {notice}
+          {retriedAs && (
+            <>
+              {' as '}
+              <a data-testid="retried-as" href={href(`/jobs/${encodeURIComponent(retriedAs)}`)}>
+                {retriedAs}
+              </a>
+            </>
+          )}
+        </p>
+      )}
 
       {admin && (
         <div class="toolbar" data-testid="actions">
-          {job.state === 'failed' && (
-            <ActionButton label="Retry" testId="retry" confirm={`Retry job ${job.id}?`} method="POST" path={`${path}/retry`} onDone={done('Retried')} />
+          {(job.state === 'failed' || job.state === 'dlq') && (
+            <ActionButton
+              label="Retry"
+              testId="retry"
+              confirm={`Retry job ${job.id}?`}
+              method="POST"
+              path={`${path}/retry`}
+              onDone={(r) => {
+                const retried = (r as { jobId?: string } | undefined)?.jobId;
+                setRetriedAs(retried && retried !== job.id ? retried : '');
+                done('Retried')();
+              }}
+            />
           )}
           {['waiting', 'delayed', 'active'].includes(job.state) && (
             <ActionButton label="Cancel" testId="cancel" confirm={`Cancel job ${job.id}?`} method="POST" path={`${path}/cancel`} onDone={done('Cancelled')} />

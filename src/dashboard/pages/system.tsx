@@ -1,8 +1,15 @@
 import { Remote } from '../components/remote-json.tsx';
-import { time } from '../format.ts';
+import { ms, time } from '../format.ts';
+
+interface ScheduleView {
+  name: string;
+  spec: { type: string; cron?: string; timezone?: string; everyMs?: number; enabled?: boolean };
+  nextRunAt?: number;
+  state?: { lastSlot?: number; lastJobId?: string; runs?: number };
+}
 
 interface WorkerPlugins {
-  workers?: { id: string; host?: string; pid?: number; queues?: string[]; plugins: { name: string; version: string; hash?: string }[]; lastSeen?: number }[];
+  processes?: { id: string; host?: string; pid?: number; queues?: string[]; plugins: { name: string; version: string; hash?: string }[] }[];
 }
 
 /** Plugins and versions per worker process, schedules with their next runs, circuit breakers. */
@@ -23,7 +30,7 @@ export function SystemPage() {
               </tr>
             </thead>
             <tbody>
-              {(data.workers ?? []).map((w) => (
+              {(data.processes ?? []).map((w) => (
                 <tr key={w.id}>
                   <td>{w.id}</td>
                   <td>{(w.queues ?? []).join(', ')}</td>
@@ -36,7 +43,7 @@ export function SystemPage() {
       />
 
       <h1>Schedules</h1>
-      <Remote<{ schedules?: { name: string; type?: string; cron?: string; every?: number; nextRunAt?: number | null; paused?: boolean }[] }>
+      <Remote<{ schedules?: ScheduleView[] }>
         path="/api/v1/schedules"
         refreshMs={30_000}
         render={(data) => (
@@ -47,15 +54,17 @@ export function SystemPage() {
                 <th>job type</th>
                 <th>when</th>
                 <th>next run</th>
+                <th>last run</th>
               </tr>
             </thead>
             <tbody>
               {(data.schedules ?? []).map((s) => (
                 <tr key={s.name}>
                   <td>{s.name}</td>
-                  <td>{s.type ?? '–'}</td>
-                  <td>{s.cron ?? (s.every ? `every ${s.every} ms` : '–')}</td>
-                  <td>{s.paused ? 'paused' : time(s.nextRunAt ?? undefined)}</td>
+                  <td>{s.spec.type}</td>
+                  <td>{s.spec.cron ? `${s.spec.cron} (${s.spec.timezone ?? 'UTC'})` : `every ${ms(s.spec.everyMs)}`}</td>
+                  <td>{s.spec.enabled === false ? 'disabled' : time(s.nextRunAt)}</td>
+                  <td>{time(s.state?.lastSlot)}{s.state?.runs ? ` (${s.state.runs} runs)` : ''}</td>
                 </tr>
               ))}
             </tbody>

@@ -1,6 +1,7 @@
 import { idempotentJobId, PRIORITIES, queueOfJobId, type Priority } from '../../core/index.ts';
 import type { Keys, RedisClient } from '../../redis/index.ts';
 import { UnavailableError } from '../errors.ts';
+import { filterJobs, type RowFilter } from './filter-script.ts';
 import { readIds, type ListableState } from './sources.ts';
 
 /** A job as a list shows it: no payload, no result. */
@@ -41,10 +42,10 @@ export interface JobListPage {
   scanned: number;
 }
 
-/** Ids read per round trip while filtering. */
-const CHUNK = 300;
+/** Ids looked at per round trip while filtering. */
+const CHUNK = 1_000;
 /** Most jobs one filtered page looks at; a page can come back short, with `next`. */
-export const SCAN_LIMIT = 3_000;
+export const SCAN_LIMIT = 5_000;
 const FIELDS = ['name', 'data', 'timestamp', 'processedOn', 'finishedOn', 'atm', 'failedReason'] as const;
 
 /**
@@ -71,22 +72,25 @@ export class JobBrowser {
 
     try {
       for (;;) {
+        // 1. The next ids of the state, by rank.
         const want = filtered ? CHUNK : limit - jobs.length;
         const page = await readIds(this.redis, this.keys, query.queue, query.state, rank, want, query.priority);
-        const rows = await this.rows(query.queue, page.ids);
-        let taken = 0;
-        for (const row of rows) {
-          taken++;
-          if (!row || !matches(row, query)) continue;
-          jobs.push(summarize(row, query.state));
-          if (jobs.length === limit) break;
-        }
-        scanned += taken;
-        rank += taken;
 
-        const exhausted = page.next === undefined && taken === page.ids.length;
+        // 2. Filters Redis answers itself, sending back only matching ids.
+        const picked = filtered
+          ? await filterJobs(this.redis, this.jobKeyPrefix(query.queue), page.ids, filterOf(query), limit - jobs.length)
+          : { looked: page.ids.length, ids: page.ids };
+
+        // 3. The rows of those jobs; a job removed meanwhile is skipped.
+        for (const row of await this.rows(query.queue, picked.ids)) {
+          if (row) jobs.push(summarize(row, query.state));
+        }
+        scanned += picked.looked;
+        rank += picked.looked;
+
+        const exhausted = page.next === undefined && picked.looked === page.ids.length;
         if (exhausted) return { jobs, scanned };
-        if (jobs.length === limit || scanned >= SCAN_LIMIT) return { jobs, scanned, next: String(rank) };
+        if (jobs.length >= limit || scanned >= SCAN_LIMIT) return { jobs, scanned, next: String(rank) };
       }
     } catch (err) {
       throw new UnavailableError(`Redis cannot list jobs: ${(err as Error).message}`, { cause: err });
@@ -107,6 +111,10 @@ export class JobBrowser {
   async byIdempotencyKey(key: string, tenant?: string): Promise<JobSummary[]> {
     const found = await Promise.all(this.queueNames.map((q) => this.byId(idempotentJobId(q, tenant, key))));
     return found.filter((j): j is JobSummary => Boolean(j));
+  }
+
+  private jobKeyPrefix(queue: string): string {
+    return this.keys.job(queue, '');
   }
 
   private async rows(queue: string, ids: string[]): Promise<(Row | undefined)[]> {
@@ -169,15 +177,8 @@ function envelope(row: Row): Envelope {
   }
 }
 
-function matches(row: Row, query: JobListQuery): boolean {
-  if (query.type && row.name !== query.type) return false;
-  if (query.text && !row.data.toLowerCase().includes(query.text.toLowerCase())) return false;
-  if (!query.tenant && !query.priority) return true;
-
-  const data = envelope(row);
-  if (query.tenant && data.tenant !== query.tenant) return false;
-  if (query.priority && data.priority !== query.priority) return false;
-  return true;
+function filterOf(query: JobListQuery): RowFilter {
+  return { type: query.type, tenant: query.tenant, priority: query.priority, text: query.text };
 }
 
 function summarize(row: Row, state: ListableState): JobSummary {
