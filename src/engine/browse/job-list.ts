@@ -32,6 +32,8 @@ export interface JobListQuery {
   /** Where the previous page stopped (`next` of that page). */
   cursor?: string;
   limit?: number;
+  /** Time a filtered page may spend looking before it answers with `next` (default `SCAN_BUDGET_MS`). */
+  budgetMs?: number;
 }
 
 export interface JobListPage {
@@ -43,17 +45,20 @@ export interface JobListPage {
 }
 
 /** Ids looked at per round trip while filtering. */
-const CHUNK = 1_000;
+const CHUNK = 500;
 /** Most jobs one filtered page looks at; a page can come back short, with `next`. */
 export const SCAN_LIMIT = 5_000;
+/** Time after which a filtered page stops looking (after one chunk at least). */
+export const SCAN_BUDGET_MS = 60;
 const FIELDS = ['name', 'data', 'timestamp', 'processedOn', 'finishedOn', 'atm', 'failedReason'] as const;
 
 /**
  * Lists and finds jobs for the dashboard without an index of its own:
  * - a page of a state is read by rank, so its cost does not grow with the
  *   number of jobs stored;
- * - filters that Redis cannot answer (type, tenant, text) look at most
- *   `SCAN_LIMIT` jobs per page and hand back a cursor to go on from;
+ * - filters that Redis cannot answer from an index (type, tenant, text)
+ *   look at most `SCAN_LIMIT` jobs, or for `SCAN_BUDGET_MS`, per page, and
+ *   hand back a cursor to go on from;
  * - a job id or an idempotency key is a direct lookup.
  */
 export class JobBrowser {
@@ -69,6 +74,7 @@ export class JobBrowser {
     let rank = query.cursor ? Math.max(0, Number.parseInt(query.cursor, 10) || 0) : 0;
     const jobs: JobSummary[] = [];
     let scanned = 0;
+    const deadline = Date.now() + (query.budgetMs ?? SCAN_BUDGET_MS);
 
     try {
       for (;;) {
@@ -90,7 +96,7 @@ export class JobBrowser {
 
         const exhausted = page.next === undefined && picked.looked === page.ids.length;
         if (exhausted) return { jobs, scanned };
-        if (jobs.length >= limit || scanned >= SCAN_LIMIT) return { jobs, scanned, next: String(rank) };
+        if (jobs.length >= limit || scanned >= SCAN_LIMIT || Date.now() >= deadline) return { jobs, scanned, next: String(rank) };
       }
     } catch (err) {
       throw new UnavailableError(`Redis cannot list jobs: ${(err as Error).message}`, { cause: err });

@@ -26,22 +26,30 @@ afterAll(async () => {
 
 describe('job browser', () => {
   it('looks at no more than SCAN_LIMIT jobs per filtered page and says where to go on', async () => {
-    const first = await runtime.browser.list({ queue: 'default', state: 'waiting', text: 'zebra' });
+    const first = await runtime.browser.list({ queue: 'default', state: 'waiting', text: 'zebra', budgetMs: 60_000 });
     expect(first).toEqual({ jobs: [], scanned: SCAN_LIMIT, next: String(SCAN_LIMIT) });
 
-    const second = await runtime.browser.list({ queue: 'default', state: 'waiting', text: 'zebra', cursor: first.next });
+    const second = await runtime.browser.list({ queue: 'default', state: 'waiting', text: 'zebra', cursor: first.next, budgetMs: 60_000 });
     expect(second.jobs.map((j) => j.tenant)).toEqual(['odd']);
     expect(second.scanned).toBe(JOBS - SCAN_LIMIT);
     expect(second.next).toBeUndefined();
   });
 
   it('fills a filtered page from several chunks, in list order', async () => {
-    const page = await runtime.browser.list({ queue: 'default', state: 'waiting', tenant: 'even', limit: 200 });
+    const page = await runtime.browser.list({ queue: 'default', state: 'waiting', tenant: 'even', limit: 200, budgetMs: 60_000 });
 
     expect(page.jobs).toHaveLength(200);
     expect(page.jobs.every((j) => j.tenant === 'even')).toBe(true);
     expect(page.scanned).toBe(399);
     expect(page.next).toBe('399');
+  });
+
+  it('stops looking when its time is up and answers with where to go on', async () => {
+    const page = await runtime.browser.list({ queue: 'default', state: 'waiting', text: 'zebra', budgetMs: 0 });
+
+    expect(page.jobs).toEqual([]);
+    expect(page.scanned).toBe(500);
+    expect(page.next).toBe('500');
   });
 
   it('reads a deep unfiltered page by rank', async () => {
