@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import { definePlugin, PermanentError, z, type HandlerContext } from '../../src/sdk/index.ts';
 import { readSettings, type EmailSettings } from './settings.ts';
@@ -63,6 +62,8 @@ async function sendEmail(payload: EmailPayload, ctx: HandlerContext) {
   const settings = readSettings(ctx.config);
   const message = await buildMessage(payload, settings, ctx);
 
+  // Loaded on first use, so processes that never send mail do not pay for it.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: settings.smtp.host,
     port: settings.smtp.port,

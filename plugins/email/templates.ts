@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Handlebars from 'handlebars';
 import { PermanentError } from '../../src/sdk/index.ts';
 
 /** Template names: no slashes or dots, so a payload cannot reach outside the folder. */
@@ -31,10 +30,13 @@ export async function renderTemplate(dir: string, name: string, data: Record<str
     throw new PermanentError(`no template named ${name} in ${dir}`, { reason: 'unknown_template' });
   }
 
+  // Loaded on first use, so processes that never render a template do not pay for it.
+  const { default: handlebars } = await import('handlebars');
+  const render = (source: string, plain: boolean) => renderWith(handlebars, name, source, plain, data);
   return {
-    html: html === undefined ? undefined : render(name, html, false, data),
-    text: text === undefined ? undefined : render(name, text, true, data),
-    subject: subject === undefined ? undefined : render(name, subject, true, data).trim(),
+    html: html === undefined ? undefined : render(html, false),
+    text: text === undefined ? undefined : render(text, true),
+    subject: subject === undefined ? undefined : render(subject, true).trim(),
   };
 }
 
@@ -61,9 +63,15 @@ export function htmlToText(html: string): string {
 }
 
 /** Handlebars compiles lazily: a syntax error shows on the first render, caught here. */
-function render(name: string, source: string, plain: boolean, data: Record<string, unknown>): string {
+function renderWith(
+  handlebars: typeof import('handlebars'),
+  name: string,
+  source: string,
+  plain: boolean,
+  data: Record<string, unknown>,
+): string {
   try {
-    return Handlebars.compile(source, { noEscape: plain })(data);
+    return handlebars.compile(source, { noEscape: plain })(data);
   } catch (err) {
     throw new PermanentError(`template ${name} does not compile: ${(err as Error).message}`, { reason: 'bad_template' });
   }

@@ -1,4 +1,4 @@
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { toNumber, Totals, type Column, type Row } from './spec.ts';
 
 /** Excel's row limit per sheet, less the header row and a totals row. */
@@ -24,7 +24,9 @@ export async function writeExcel(
   chunks: AsyncIterable<Row[]>,
   onChunk: (rowsWritten: number) => Promise<void> = async () => {},
 ): Promise<{ rows: number; totals: Record<string, number> }> {
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useStyles: true, useSharedStrings: false });
+  // Loaded on first use: exceljs takes seconds to load, and most processes never write a sheet.
+  const { default: exceljs } = await import('exceljs');
+  const workbook = new exceljs.stream.xlsx.WorkbookWriter({ filename: path, useStyles: true, useSharedStrings: false });
   workbook.creator = 'TaskMaster';
   workbook.title = title;
 

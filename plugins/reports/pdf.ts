@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import PDFDocument from 'pdfkit';
 import { toNumber, Totals, type Column, type Row } from './spec.ts';
 
 const MARGIN = 40;
@@ -21,6 +20,8 @@ export async function writePdf(
   chunks: AsyncIterable<Row[]>,
   onChunk: (rowsWritten: number) => Promise<void> = async () => {},
 ): Promise<{ rows: number; pages: number; totals: Record<string, number> }> {
+  // Loaded on first use: pdfkit takes seconds to load, and most processes never write a PDF.
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({ size: 'A4', margin: MARGIN, bufferPages: true, info: { Title: title, Creator: 'TaskMaster' } });
   const out = createWriteStream(path);
   doc.pipe(out);

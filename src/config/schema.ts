@@ -48,6 +48,14 @@ const apiKeySchema = z
 const queueSchema = z.object({
   /** Jobs of this queue one worker process runs at once. */
   concurrency: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * At most `max` jobs of this queue start per `durationMs`, counted across
+   * every worker process (BullMQ's rate limiter), e.g. to stay under an SMS
+   * provider's rate: `{ "max": 10, "durationMs": 1000 }`.
+   */
+  limiter: z
+    .object({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
+    .optional(),
 });
 
 /**

@@ -69,6 +69,7 @@ export class WorkerPool {
         concurrency: this.config.queues[queue]?.concurrency ?? 10,
         lockDuration: this.config.worker.lockDurationMs,
         stalledInterval: this.config.worker.stalledIntervalMs,
+        limiter: limiterOf(this.config.queues[queue]?.limiter),
         settings: { backoffStrategy: taskmasterBackoff },
         autorun: false,
       });
@@ -102,4 +103,9 @@ export class WorkerPool {
       await endIsolatedThreads();
     }
   }
+}
+
+/** BullMQ's limiter option from a queue's `limiter` setting. */
+function limiterOf(limiter: { max: number; durationMs: number } | undefined) {
+  return limiter ? { max: limiter.max, duration: limiter.durationMs } : undefined;
 }

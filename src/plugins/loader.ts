@@ -39,7 +39,10 @@ export class PluginLoadError extends Error {
 export async function loadPlugin(source: PluginSource, sdkEntry: string): Promise<LoadedPlugin> {
   const jiti = createJiti(import.meta.url, {
     moduleCache: false,
-    fsCache: false,
+    // Transpiled files are cached on disk by content hash: a changed file is
+    // transpiled again, an unchanged one is not, so each process starts in a
+    // fraction of the time with several built-in plugins.
+    fsCache: true,
     alias: { 'taskmaster/sdk': sdkEntry },
   });
 

@@ -106,6 +106,29 @@ describe('sms.send', () => {
     expect(job.attempts[0].error?.name).toBe('PermanentError');
   });
 
+  it('keeps to a queue limiter when sms.send is routed to a queue of its own', async () => {
+    provider = await startProvider();
+    const times: number[] = [];
+    runtime = await startTestRuntime({
+      config: {
+        queues: { default: { concurrency: 10 }, sms: { concurrency: 10, limiter: { max: 2, durationMs: 1000 } } },
+        outbound: { allow: ['127.0.0.1'] },
+        plugins: { settings: { sms: { baseUrl: provider.url, accountSid: SID, authToken: TOKEN, from: '+15005550006' } } },
+      },
+    });
+    runtime.events.on('attempt.started', () => times.push(Date.now()));
+
+    const jobs = await runtime.producer.submitBulk(
+      [1, 2, 3, 4].map((n) => ({ type: 'sms.send', queue: 'sms', payload: { to: `+4477009001${n}0`, body: 'hi' } })),
+    );
+    for (const { id } of jobs) expect((await finished(runtime, id)).state).toBe('completed');
+
+    // Two per second: the third start comes at least about a second after the first.
+    times.sort((a, b) => a - b);
+    expect(times).toHaveLength(4);
+    expect(times[2] - times[0]).toBeGreaterThanOrEqual(900);
+  });
+
   it('rejects a number not in E.164 form at submission, naming the field', async () => {
     const rt = await start('http://127.0.0.1:1');
 
