@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Worker } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import type { Registry } from '../plugins/index.ts';
@@ -37,6 +38,8 @@ export class WorkerPool {
     private readonly pluginServices: PluginServices,
   ) {
     this.outbound = new OutboundGuard(config.outbound.allow);
+    // Every running job listens on it: as many listeners as the concurrency allows.
+    setMaxListeners(0, this.shutdown.signal);
   }
 
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
