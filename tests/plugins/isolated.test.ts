@@ -153,13 +153,14 @@ describe('isolated job types', () => {
   it('runs a CPU-bound job that blocks longer than its lock exactly once, with two workers watching for stalls', async () => {
     const dir = pluginDir();
     const prefix = uniquePrefix();
-    const worker = { lockDurationMs: 500, stalledIntervalMs: 200 };
+    // A lock far shorter than the job, yet long enough for a busy machine to renew it in time.
+    const worker = { lockDurationMs: 2000, stalledIntervalMs: 500 };
     const rt = await start(dir, { redis: { prefix }, worker });
     await start(dir, { redis: { prefix }, worker });
     const file = join(tempDir('tm-iso-runs-'), 'runs.txt');
     writeFileSync(file, '');
 
-    const { id } = await rt.producer.submit({ type: 'iso.cpu', payload: { ms: 2000, file }, retries: 2 });
+    const { id } = await rt.producer.submit({ type: 'iso.cpu', payload: { ms: 6000, file }, retries: 2 });
     const job = await finished(rt, id);
 
     expect(job.state).toBe('completed');
