@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { discoverPlugins, type PluginSource } from './discover.ts';
 import { PluginLoadError } from './loader.ts';
@@ -46,11 +45,19 @@ export function watchedFolders(config: Config, packageRoot: string): string[] {
  * `index.js`.
  */
 export function packageSource(name: string, fromDir = process.cwd()): PluginSource {
-  let manifestPath: string;
-  try {
-    manifestPath = createRequire(join(fromDir, 'noop.js')).resolve(`${name}/package.json`);
-  } catch (err) {
-    throw new PluginLoadError(name, [`npm package ${name} is not installed: ${(err as Error).message}`]);
+  // Looked up folder by folder like Node does, reading the manifest directly: a package whose
+  // `exports` does not list `./package.json` cannot be resolved to it through `require`.
+  let manifestPath: string | undefined;
+  for (let dir = resolve(fromDir); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name, 'package.json');
+    if (existsSync(candidate)) {
+      manifestPath = candidate;
+      break;
+    }
+    if (dirname(dir) === dir) break;
+  }
+  if (!manifestPath) {
+    throw new PluginLoadError(name, [`npm package ${name} is not installed (looked in node_modules from ${fromDir} up)`]);
   }
 
   const root = dirname(manifestPath);
