@@ -15,6 +15,14 @@ export interface TimelineEntry {
   details?: Record<string, unknown>;
 }
 
+/** Timeline kinds of the states a job ends in. */
+const ENDINGS: Record<string, string> = {
+  completed: 'completed',
+  failed: 'failed',
+  dlq: 'dead-lettered',
+  cancelled: 'cancelled',
+};
+
 /**
  * A job's story from what is stored about it: the job hash (submitted,
  * delayed, finished), its attempt records (worker, plugin version, duration,
@@ -25,7 +33,13 @@ export function buildTimeline(job: JobView, history: HistoryEntry[]): TimelineEn
   const created = job.timestamps.createdAt;
 
   // 1. Submission and queueing.
-  out.push({ at: created, kind: 'submitted', by: job.submittedBy, message: `submitted as ${job.type}` });
+  const replayOf = (job as { replayOf?: string }).replayOf;
+  out.push({
+    at: created,
+    kind: replayOf ? 'replayed' : 'submitted',
+    by: job.submittedBy,
+    message: replayOf ? `replayed from ${replayOf} as ${job.type}` : `submitted as ${job.type}`,
+  });
   if (job.options.delayMs) {
     out.push({ at: created, kind: 'delayed', message: `delayed until ${new Date(created + job.options.delayMs).toISOString()}` });
   } else {
@@ -65,13 +79,13 @@ export function buildTimeline(job: JobView, history: HistoryEntry[]): TimelineEn
     out.push({ at: h.at, kind: h.kind, by: h.by, message: h.message ?? h.kind, details: h.details });
   }
 
-  // 4. The end, when there is one.
-  if (job.timestamps.finishedAt && (job.state === 'completed' || job.state === 'failed')) {
-    out.push({
-      at: job.timestamps.finishedAt,
-      kind: job.state,
-      message: job.state === 'completed' ? 'completed' : `failed for good${job.error ? `: ${job.error}` : ''}`,
-    });
+  // 4. The end, when there is one. `dlq` and `cancelled` are the states a job
+  // ends in once the engine moves failed and cancelled jobs out of BullMQ.
+  const state = job.state as string;
+  const endedAt = job.timestamps.finishedAt;
+  if (endedAt && ENDINGS[state]) {
+    const detail = job.error ? `: ${job.error}` : '';
+    out.push({ at: endedAt, kind: ENDINGS[state], message: `${ENDINGS[state]}${state === 'completed' ? '' : detail}` });
   }
 
   // A stable sort keeps same-millisecond entries in the order written above.
