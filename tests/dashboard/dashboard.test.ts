@@ -128,7 +128,7 @@ describe('dashboard in Chromium', () => {
     await screenshot(page, 'job-read-only');
   });
 
-  it('shows schedules with their next run on the system page', async () => {
+  it('shows worker processes with their plugin versions, and schedules with their next run', async () => {
     const put = await api(server, 'PUT', '/api/v1/schedules/nightly-noop', { cron: '0 3 * * *', type: 'test.noop', payload: {} });
     expect([200, 201]).toContain(put.status);
 
@@ -136,6 +136,9 @@ describe('dashboard in Chromium', () => {
     await page.goto(`${server.url}/dashboard/#/system`);
     const row = page.locator('[data-testid=schedules] tr', { hasText: 'nightly-noop' });
     await row.waitFor();
+    const workers = page.locator('[data-testid=workers] tbody tr');
+    await workers.first().waitFor();
+    expect(await workers.first().textContent()).toContain('testkit@1.2.3');
     expect(await row.textContent()).toMatch(/0 3 \* \* \* \(UTC\).*\d{4}-\d{2}-\d{2} 03:00:00Z/);
     await screenshot(page, 'system');
   });
