@@ -72,7 +72,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
 
   const path = options.waitFor === 'healthy' ? '/healthz' : '/readyz';
   if (options.waitFor !== 'none' && options.role !== 'worker') {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 90_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
       const ok = await fetch(url + path).then((r) => r.ok, () => false);
