@@ -125,18 +125,38 @@ export const configSchema = z.object({
     .object({
       /** Queues this process works on; default all declared queues. */
       queues: z.array(z.string().regex(QUEUE_NAME)).optional(),
-      /** How long a stopping worker lets running jobs finish before aborting them. */
+      /**
+       * How long a stopping worker lets running jobs finish before aborting
+       * them; aborted jobs go back to wait without using a retry.
+       */
       drainTimeoutMs: z.number().int().min(0).default(30 * SECOND),
       /**
        * BullMQ's job lock: a job whose lock is not renewed within this time is
-       * taken for stalled and run again. Renewal needs a free event loop, so a
-       * CPU-bound handler belongs in an `isolated` job type.
+       * taken for stalled and run again (a worker that died lets go after about
+       * this long). Renewal needs a free event loop, so a CPU-bound handler
+       * belongs in an `isolated` job type.
        */
       lockDurationMs: z.number().int().min(100).default(30 * SECOND),
-      /** How often each worker looks for jobs whose lock expired (stalled) to run them again. */
+      /** How often workers look for jobs whose worker died (expired lock). */
       stalledIntervalMs: z.number().int().min(100).default(30 * SECOND),
+      /**
+       * How many times a job may lose its worker (crash, kill) before it fails
+       * for good: a job that keeps killing its worker is likely the cause.
+       */
+      maxStalledCount: z.number().int().min(0).default(3),
+      /**
+       * How often each worker's Redis connections must answer a probe; one that
+       * stays silent this long while Redis answers others is replaced.
+       */
+      watchdogIntervalMs: z.number().int().min(1000).default(15 * SECOND),
     })
-    .default({ drainTimeoutMs: 30 * SECOND, lockDurationMs: 30 * SECOND, stalledIntervalMs: 30 * SECOND }),
+    .default({
+      drainTimeoutMs: 30 * SECOND,
+      lockDurationMs: 30 * SECOND,
+      stalledIntervalMs: 30 * SECOND,
+      maxStalledCount: 3,
+      watchdogIntervalMs: 15 * SECOND,
+    }),
 
   /** Defaults for every job, below a job type's own and a job's own options. */
   defaults: z

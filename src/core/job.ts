@@ -54,7 +54,11 @@ export interface AttemptRecord {
   plugin: string;
   pluginVersion: string;
   pluginHash: string;
-  outcome: 'completed' | 'failed';
+  /**
+   * `interrupted`: the worker shut down past its drain limit and put the job
+   * back to wait; the attempt does not count against the job's retries.
+   */
+  outcome: 'completed' | 'failed' | 'interrupted';
   error?: { name: string; message: string; stack?: string };
 }
 

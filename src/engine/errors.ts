@@ -45,3 +45,12 @@ export function fieldIssues(
     message: issue.message,
   }));
 }
+
+/** The reason a worker's running handlers are aborted when its drain limit passes. */
+export class WorkerShutdownError extends Error {
+  override name = 'WorkerShutdownError';
+
+  constructor(drainTimeoutMs: number) {
+    super(`worker shut down; the job did not finish within the ${drainTimeoutMs} ms drain limit`);
+  }
+}

@@ -12,7 +12,8 @@ export interface JobEventMap {
     type: string;
     attempt: number;
     durationMs: number;
-    outcome: 'completed' | 'failed';
+    /** `interrupted`: stopped by a worker shutdown and put back to wait, not a failure. */
+    outcome: 'completed' | 'failed' | 'interrupted';
     errorName?: string;
     /** True when no retry follows: the job is done, one way or the other. */
     final: boolean;

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import {
   errorName,
   isPermanentError,
@@ -106,6 +106,11 @@ export function createProcessor(deps: ProcessorDeps) {
       return result;
     } catch (err) {
       const error = err as Error;
+      if (deps.shutdown.aborted && error === deps.shutdown.reason) {
+        await requeue(deps, job, token, entry, { attempt, startedAt, log });
+        deps.events.emit('attempt.ended', { ...about, durationMs: Date.now() - startedAt, outcome: 'interrupted', final: false });
+        throw new WaitingError();
+      }
       await record(deps, job, entry, { attempt, startedAt, outcome: 'failed', error }).catch((recordErr) =>
         log.error({ err: recordErr }, 'could not record attempt'),
       );
@@ -150,6 +155,27 @@ async function rerunOnNewVersion(job: Job, token: string | undefined, log: Logge
   log.warn({ err: { name: error.name, message: error.message } }, 'job aborted by a plugin swap; it runs again on the new version');
   await job.moveToDelayed(Date.now(), token);
   throw new DelayedError();
+}
+
+/**
+ * Puts a job whose worker is shutting down back to wait, as if it had never
+ * been taken: BullMQ's attempt count is untouched, so the shutdown costs the
+ * job no retry. The attempt is still recorded, as `interrupted`. If Redis
+ * cannot be reached the job stays active until its lock expires and the
+ * stalled-job check of another worker returns it to wait.
+ */
+async function requeue(
+  deps: ProcessorDeps,
+  job: Job<JobEnvelope>,
+  token: string | undefined,
+  entry: JobTypeEntry,
+  run: { attempt: number; startedAt: number; log: Logger },
+): Promise<void> {
+  await record(deps, job, entry, { attempt: run.attempt, startedAt: run.startedAt, outcome: 'interrupted' }).catch((err) =>
+    run.log.error({ err }, 'could not record attempt'),
+  );
+  await job.moveToWait(token);
+  run.log.info({ durationMs: Date.now() - run.startedAt }, 'job interrupted by shutdown; back to wait');
 }
 
 /** When the job became ready to run: its delay's end, else its creation. */

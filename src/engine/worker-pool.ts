@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
 import { taskmasterBackoff } from './backoff-strategy.ts';
+import { WorkerShutdownError } from './errors.ts';
 import type { JobEvents } from './events.ts';
 import type { JobServices } from './job-services.ts';
 import type { Logger } from './logger.ts';
@@ -12,18 +13,35 @@ import { endIsolatedThreads } from './isolated-runner.ts';
 import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
 import type { PluginServices } from './services/plugin-services.ts';
+import { startWatchdog, type WatchedWorker } from './watchdog.ts';
+
+/** How long interrupted jobs get to be put back to wait after the drain limit. */
+const REQUEUE_GRACE_MS = 5000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One queue's BullMQ worker and the connection this pool opened for it. */
+interface Slot extends WatchedWorker {
+  queue: string;
+  worker: Worker;
+  connection: RedisClient;
+}
 
 /**
  * The BullMQ workers of one process, one per queue it serves, each with the
- * queue's concurrency. Closing lets running jobs finish for the drain limit,
- * then aborts them through their signal so they are retried elsewhere.
+ * queue's concurrency.
+ *
+ * Closing: every worker stops taking jobs at once; running jobs get the
+ * drain limit to finish; then their signal fires and each is put back to
+ * wait (no retry used) for another worker to take. A watchdog replaces a
+ * worker whose connection stops answering while Redis is up.
  */
 export class WorkerPool {
-  private readonly workers: Worker[] = [];
-  /** BullMQ leaves a connection it was given open on close; the pool closes its own. */
-  private readonly connections: { disconnect(): void }[] = [];
+  private readonly slots = new Map<string, Slot>();
   private readonly shutdown = new AbortController();
   private readonly outbound: OutboundGuard;
+  private stopWatchdog?: () => void;
+  private closing = false;
 
   constructor(
     private readonly config: Config,
@@ -44,67 +62,127 @@ export class WorkerPool {
 
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
   async start(queues: string[]): Promise<void> {
-    for (const queue of queues) {
-      const log = this.log.child({ queue });
-      const processor = createProcessor({
-        queue,
-        registry: this.registry,
-        redis: this.commandRedis,
-        keys: this.keys,
-        workerId: this.workerId,
-        settings: this.config.plugins.settings,
-        outbound: this.outbound,
-        pluginServices: this.pluginServices,
-        log,
-        shutdown: this.shutdown.signal,
-        events: this.events,
-        services: this.services,
-        parked: new ParkedJobs(this.commandRedis, this.keys),
-        missingHandlerRecheckMs: this.config.plugins.missingHandlerRecheckMs,
-        sdkEntry: this.registry.sdkEntry,
-      });
+    for (const queue of queues) this.slots.set(queue, await this.startSlot(queue));
 
-      const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
-      this.connections.push(connection);
-      const worker = new Worker(this.keys.bullQueue(queue), processor, {
-        connection,
-        prefix: this.keys.prefix,
-        concurrency: this.config.queues[queue]?.concurrency ?? 10,
-        lockDuration: this.config.worker.lockDurationMs,
-        stalledInterval: this.config.worker.stalledIntervalMs,
-        limiter: limiterOf(this.config.queues[queue]?.limiter),
-        settings: { backoffStrategy: taskmasterBackoff },
-        autorun: false,
-      });
-      worker.on('error', (err) => log.error({ err: { message: err.message } }, 'worker error'));
-      worker.on('failed', (job, err) => {
-        if (job && job.finishedOn) {
-          log.error({ jobId: job.id, type: job.name, attempts: job.attemptsMade, reason: err.message }, 'job failed for good');
-        }
-      });
-
-      void worker.run();
-      await worker.waitUntilReady();
-      this.workers.push(worker);
-    }
+    this.stopWatchdog = startWatchdog({
+      workers: () => [...this.slots.values()],
+      redis: this.commandRedis,
+      intervalMs: this.config.worker.watchdogIntervalMs,
+      log: this.log,
+      replace: (slot) => this.replace(slot as Slot),
+    });
   }
 
   get running(): boolean {
-    return this.workers.length > 0 && this.workers.every((w) => w.isRunning());
+    return this.slots.size > 0 && [...this.slots.values()].every((s) => s.worker.isRunning());
   }
 
-  /** Stops taking jobs, drains for `drainTimeoutMs`, then aborts what still runs. */
+  /** Stops taking jobs, drains for `drainTimeoutMs`, then aborts and requeues what still runs. */
   async close(): Promise<void> {
-    const drain = Promise.all(this.workers.map((w) => w.close()));
-    const timer = setTimeout(() => this.shutdown.abort(new Error('worker shutting down')), this.config.worker.drainTimeoutMs);
+    this.closing = true;
+    this.stopWatchdog?.();
+    const { drainTimeoutMs } = this.config.worker;
+
+    const slots = [...this.slots.values()];
+    const drain = Promise.all(slots.map((s) => s.worker.close()));
+    const timer = setTimeout(() => {
+      this.log.warn({ drainTimeoutMs }, 'drain limit reached; interrupting running jobs');
+      this.shutdown.abort(new WorkerShutdownError(drainTimeoutMs));
+    }, drainTimeoutMs);
+
+    // Requeueing needs Redis; over a dead connection it never ends, so the wait is bounded.
+    let giveUp: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      giveUp = setTimeout(() => resolve('late'), drainTimeoutMs + REQUEUE_GRACE_MS);
+    });
     try {
-      await drain;
+      if ((await Promise.race([drain, late])) === 'late') {
+        this.log.error(
+          { graceMs: REQUEUE_GRACE_MS },
+          'workers did not stop in time; jobs still active return to wait when their lock expires',
+        );
+        await Promise.race([Promise.all(slots.map((s) => s.worker.close(true).catch(() => undefined))), sleep(1000)]);
+      }
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUp);
+      // BullMQ leaves a connection it was given open on close; the pool closes its own.
+      for (const slot of slots) slot.connection.disconnect();
       await this.outbound.close();
-      for (const connection of this.connections) connection.disconnect();
       await endIsolatedThreads();
     }
+  }
+
+  private async startSlot(queue: string): Promise<Slot> {
+    const log = this.log.child({ queue });
+    const processor = createProcessor({
+      queue,
+      registry: this.registry,
+      redis: this.commandRedis,
+      keys: this.keys,
+      workerId: this.workerId,
+      settings: this.config.plugins.settings,
+      outbound: this.outbound,
+      pluginServices: this.pluginServices,
+      log,
+      shutdown: this.shutdown.signal,
+      events: this.events,
+      services: this.services,
+      parked: new ParkedJobs(this.commandRedis, this.keys),
+      missingHandlerRecheckMs: this.config.plugins.missingHandlerRecheckMs,
+      sdkEntry: this.registry.sdkEntry,
+    });
+
+    const { lockDurationMs, stalledIntervalMs, maxStalledCount } = this.config.worker;
+    const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
+    const worker = new Worker(this.keys.bullQueue(queue), processor, {
+      connection,
+      prefix: this.keys.prefix,
+      concurrency: this.config.queues[queue]?.concurrency ?? 10,
+      lockDuration: lockDurationMs,
+      stalledInterval: stalledIntervalMs,
+      maxStalledCount,
+      limiter: limiterOf(this.config.queues[queue]?.limiter),
+      settings: { backoffStrategy: taskmasterBackoff },
+      autorun: false,
+    });
+    worker.on('error', (err) => log.error({ err: { message: err.message } }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      if (job && job.finishedOn) {
+        log.error({ jobId: job.id, type: job.name, attempts: job.attemptsMade, reason: err.message }, 'job failed for good');
+      }
+    });
+
+    void worker.run();
+    await worker.waitUntilReady();
+    return {
+      queue,
+      worker,
+      connection,
+      probeKey: this.keys.watchdogProbe(queue),
+      clients: async () => ({ main: connection, blocking: await worker.getBackend().blockingClient }),
+    };
+  }
+
+  /**
+   * Swaps a worker whose connections went silent for a fresh one. The old
+   * worker is closed without waiting: its running jobs cannot report back
+   * over a dead connection anyway, so their locks expire and the stalled-job
+   * check returns them to wait.
+   */
+  private async replace(old: Slot): Promise<void> {
+    if (this.closing || this.slots.get(old.queue) !== old) return;
+
+    const fresh = await this.startSlot(old.queue);
+    if (this.closing) {
+      await fresh.worker.close(true);
+      return;
+    }
+    this.slots.set(old.queue, fresh);
+    void old.worker.close(true).catch(() => {
+      // Closing over a dead connection may fail; the worker is dropped either way.
+    });
+    old.connection.disconnect();
   }
 }
 

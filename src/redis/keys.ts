@@ -44,6 +44,14 @@ export class Keys {
     return `${this.prefix}:session:${tokenHash}`;
   }
 
+  /**
+   * A key that is never written, read by the worker watchdog: it lives in
+   * the queue's slot so the read travels to the node the worker blocks on.
+   */
+  watchdogProbe(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:probe`;
+  }
+
   /** Sorted set of worker processes by last heartbeat (ms). */
   workers(): string {
     return `${this.prefix}:{workers}`;
