@@ -12,6 +12,7 @@ const USAGE = `usage: taskmaster <command> [options]
   start                      API and workers in one process
   api                        the HTTP API only
   worker [--queues a,b]      workers only (all configured queues by default)
+         [--processes N]     run N worker processes under a supervisor
   enqueue TYPE --data JSON   submit a job [--priority P] [--queue Q] [--delay-ms N]
                              [--retries N] [--idempotency-key K] [--tenant T]
   job ID                     show a job, its attempts and result

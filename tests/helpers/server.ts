@@ -17,6 +17,8 @@ export interface TestServer {
 
 export interface ServerOptions {
   role?: 'start' | 'api' | 'worker';
+  /** Extra command-line arguments after the role (`--processes 2`). */
+  args?: string[];
   redisUrl?: string;
   /** Written to a config file the process reads through TASKMASTER_CONFIG. */
   config?: Record<string, unknown>;
@@ -48,7 +50,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   writeFileSync(configFile, JSON.stringify(config));
 
   let output = '';
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), options.role ?? 'start'], {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), options.role ?? 'start', ...(options.args ?? [])], {
     cwd: dir,
     env: { ...process.env, TASKMASTER_CONFIG: configFile, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, packageRoot } from '../../config/index.ts';
 import { createLogger, startRuntime } from '../../engine/index.ts';
 import { CliError } from './cli-error.ts';
+import { superviseWorkers } from './worker-processes.ts';
 
 /**
  * `start` and `api`: runs the built Nitro server in this process, which boots
@@ -31,13 +32,24 @@ export async function runServer(role: 'all' | 'api'): Promise<void> {
 /**
  * `worker`: runs workers without an HTTP server. The first SIGTERM or SIGINT
  * drains (running jobs finish within the drain limit); a second exits at once.
+ * `--processes N` runs N such processes under a supervisor.
  */
-export async function runWorker(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { queues: { type: 'string' } } });
+export async function runWorker(args: string[]): Promise<number | void> {
+  const { values } = parseArgs({ args, options: { queues: { type: 'string' }, processes: { type: 'string' } } });
   const config = loadConfig();
   const log = createLogger(config.log.level, { role: 'worker' });
   const queues = values.queues?.split(',').map((q) => q.trim()).filter(Boolean);
 
+  // 1. `--processes N`: supervise N worker processes instead of running workers here.
+  const processes = values.processes === undefined ? 1 : Number(values.processes);
+  if (!Number.isInteger(processes) || processes < 1 || processes > 256) {
+    throw new CliError(`--processes must be an integer from 1 to 256, got ${values.processes}`);
+  }
+  if (processes > 1) {
+    return superviseWorkers(processes, values.queues ? ['--queues', values.queues] : [], log);
+  }
+
+  // 2. One worker process.
   // A handler's stray promise (neither awaited nor returned) that rejects must not end the
   // process and every other job with it; Node's default would exit.
   process.on('unhandledRejection', (reason) => {
@@ -64,4 +76,6 @@ export async function runWorker(args: string[]): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Run by a supervisor (`--processes`): drain when it goes away, never linger orphaned.
+  process.on('disconnect', () => onSignal('disconnect'));
 }
