@@ -7,6 +7,9 @@ import { ADMIN_KEY, startServer, type TestServer } from '../helpers/server.ts';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'plugins');
 
+/** Real processes start slowly on a busy machine; that is not what these tests measure. */
+const PROCESS_TEST_MS = 240_000;
+
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
@@ -16,6 +19,7 @@ async function setup(drainTimeoutMs: number) {
   const prefix = uniquePrefix();
   const server = await startServer({
     role: 'start',
+    readyTimeoutMs: 120_000,
     config: {
       redis: { url: inject('redisUrl'), prefix, allowEviction: true },
       plugins: { dirs: [FIXTURES] },
@@ -102,7 +106,7 @@ describe('graceful API shutdown', () => {
     expect(await exited).toBe(0);
     expect((await reader.jobs.get(running.body.id)).state).toBe('completed');
     expect((await reader.jobs.get(JSON.parse(accepted.body).id)).state).toBe('waiting');
-  });
+  }, PROCESS_TEST_MS);
 
   it('exits at once on a second signal', async () => {
     const { server, reader } = await setup(30_000);
@@ -117,5 +121,5 @@ describe('graceful API shutdown', () => {
 
     expect(await exited).toBe(1);
     expect(Date.now() - secondAt).toBeLessThan(5000);
-  });
+  }, PROCESS_TEST_MS);
 });

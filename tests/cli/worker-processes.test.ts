@@ -39,7 +39,7 @@ describe('taskmaster worker --processes N', () => {
     const pids = await waitFor(async () => {
       const found = await workerPids(reader);
       return found.length === 2 ? found : undefined;
-    }, 30_000);
+    }, 120_000);
     expect(pids).not.toContain(supervisor.process.pid);
     const jobs = await Promise.all(
       Array.from({ length: 8 }, () => reader.producer.submit({ type: 'test.sleep', payload: { ms: 400 } })),
@@ -63,5 +63,5 @@ describe('taskmaster worker --processes N', () => {
     expect(await supervisor.stop('SIGTERM')).toBe(0);
     expect(isAlive(pids[1])).toBe(false);
     expect(isAlive(replacement)).toBe(false);
-  });
+  }, 240_000);
 });

@@ -25,6 +25,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** API keys besides the admin key `ADMIN_KEY`. */
   extraKeys?: { name: string; key: string; scopes: string[] }[];
+  /** How long to wait for the server to answer; default 90 s. */
+  readyTimeoutMs?: number;
   /** Wait for /readyz (default) or only /healthz. */
   waitFor?: 'ready' | 'healthy' | 'none';
 }
@@ -74,7 +76,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
 
   const path = options.waitFor === 'healthy' ? '/healthz' : '/readyz';
   if (options.waitFor !== 'none' && options.role !== 'worker') {
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
     for (;;) {
       if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
       const ok = await fetch(url + path).then((r) => r.ok, () => false);

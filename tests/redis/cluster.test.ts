@@ -17,6 +17,7 @@ beforeAll(async () => {
     config: {
       plugins: { dirs: [FIXTURES] },
       defaults: { backoffMs: 20 },
+      metrics: { flushIntervalMs: 200 },
       // Names chosen so that their hash tags land on different masters (checked below).
       queues: { default: { concurrency: 5 }, alpha: { concurrency: 5 }, beta: { concurrency: 5 } },
     },
@@ -81,6 +82,17 @@ describe('Redis Cluster', () => {
     expect(job.attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
   });
 
+  it('counts completed and failed jobs in the metrics, per queue', async () => {
+    const snapshot = await waitFor(async () => {
+      const s = await runtime.metrics.snapshot();
+      const alpha = s.queues.find((q) => q.queue === 'alpha');
+      const beta = s.queues.find((q) => q.queue === 'beta');
+      return alpha && beta && alpha.window.completed >= 3 && beta.window.failed >= 1 ? s : undefined;
+    }, 30_000);
+
+    expect(snapshot.queues.find((q) => q.queue === 'default')!.window.completed).toBeGreaterThanOrEqual(1);
+  });
+
   it('reports ready with a live worker heartbeat', async () => {
     expect(await runtime.readiness()).toEqual({ redis: true, workers: true });
   });
@@ -91,8 +103,8 @@ describe('Redis Cluster', () => {
       plugins: { dirs: [FIXTURES] },
       queues: { default: { concurrency: 2 }, alpha: { concurrency: 2 } },
     };
-    const worker = await startServer({ role: 'worker', config });
-    const server = await startServer({ role: 'api', config });
+    const worker = await startServer({ role: 'worker', config, readyTimeoutMs: 120_000 });
+    const server = await startServer({ role: 'api', config, readyTimeoutMs: 120_000 });
     try {
       const created = await api(server, 'POST', '/api/v1/jobs', { type: 'test.noop', payload: { n: 7 }, queue: 'alpha' });
       expect(created.status).toBe(202);
@@ -102,9 +114,20 @@ describe('Redis Cluster', () => {
         return res.body?.state === 'completed' ? res.body : undefined;
       }, 30_000);
       expect(done.result).toEqual({ echoed: { n: 7 } });
+
+      // Listing, history, and API keys made at run time (their own scripts and hash tags).
+      const listed = await api(server, 'GET', '/api/v1/jobs?queue=alpha&state=completed');
+      expect(listed.status).toBe(200);
+      expect(JSON.stringify(listed.body)).toContain(created.body.id);
+      expect((await api(server, 'GET', `/api/v1/jobs/${created.body.id}/history`)).status).toBe(200);
+      const key = await api(server, 'POST', '/api/v1/keys', { name: 'cluster-reader', scopes: ['read'] });
+      expect(key.status).toBe(201);
+      expect((await api(server, 'GET', `/api/v1/jobs/${created.body.id}`, undefined, key.body.key)).status).toBe(200);
+      expect((await api(server, 'DELETE', `/api/v1/keys/${key.body.id}`)).status).toBeLessThan(300);
+      expect((await api(server, 'GET', `/api/v1/jobs/${created.body.id}`, undefined, key.body.key)).status).toBe(401);
     } finally {
       await server.stop();
       await worker.stop();
     }
-  });
+  }, 240_000);
 });
