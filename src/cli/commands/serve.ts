@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig, packageRoot } from '../../config/index.ts';
-import { createLogger, startRuntime } from '../../engine/index.ts';
+import { createLogger, startRuntime, type Runtime } from '../../engine/index.ts';
 import { CliError } from './cli-error.ts';
 import { superviseWorkers } from './worker-processes.ts';
 
@@ -56,9 +56,18 @@ export async function runWorker(args: string[]): Promise<number | void> {
     log.error({ err: reason instanceof Error ? { name: reason.name, message: reason.message } : reason }, 'unhandled rejection; the worker goes on');
   });
 
-  const runtime = await startRuntime({ config, workers: true, queues, log });
-
+  // Signals are handled from the start: one that comes while the runtime still starts
+  // stops it as soon as it is up, instead of killing the process mid-start.
+  let runtime: Runtime | undefined;
   let stopping = false;
+  const stop = () =>
+    runtime!.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
   const onSignal = (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting without draining');
@@ -66,16 +75,13 @@ export async function runWorker(args: string[]): Promise<number | void> {
     }
     stopping = true;
     log.info({ signal, drainTimeoutMs: config.worker.drainTimeoutMs }, 'draining workers');
-    runtime.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
+    if (runtime) void stop();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   // Run by a supervisor (`--processes`): drain when it goes away, never linger orphaned.
   process.on('disconnect', () => onSignal('disconnect'));
+
+  runtime = await startRuntime({ config, workers: true, queues, log });
+  if (stopping) void stop();
 }
