@@ -1,7 +1,7 @@
 /**
- * Throughput: N no-op jobs through TaskMaster's worker and through a bare
- * BullMQ Worker with the same concurrency, on the same redis-server, in one
- * run. Jobs are stored first, then the workers start; the clock runs from the
+ * Throughput: N no-op jobs through TaskMaster's worker, a bare BullMQ Worker
+ * and bee-queue, each with the same concurrency, on the same redis-server, in
+ * one run. Jobs are stored first, then the workers start; the clock runs from the
  * first start to the last completion. Prints both rates and their ratio as
  * the last line (JSON).
  *
@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import BeeQueue from 'bee-queue';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config/index.ts';
@@ -87,15 +88,50 @@ async function bareBullmq(url: string): Promise<number> {
   return JOBS / seconds;
 }
 
+async function beeQueue(url: string): Promise<number> {
+  const settings = { redis: { url }, prefix: 'bench-bee', removeOnSuccess: true, getEvents: false, sendEvents: false };
+  const producer = new BeeQueue('bare', { ...settings, isWorker: false });
+  for (let i = 0; i < JOBS; i += BATCH) {
+    const jobs = Array.from({ length: Math.min(BATCH, JOBS - i) }, (_, k) => producer.createJob({ i: i + k }));
+    await producer.saveAll(jobs);
+  }
+  await producer.close();
+
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const started = Date.now();
+  const worker = new BeeQueue('bare', settings);
+  worker.on('succeeded', () => {
+    if (++done === JOBS) finish();
+  });
+  worker.process(CONCURRENCY, async () => undefined);
+  await finished;
+  const seconds = (Date.now() - started) / 1000;
+  await worker.close();
+  return JOBS / seconds;
+}
+
 const redis = await startBenchRedis();
 try {
   process.stderr.write(`machine: ${machine()}\n${JOBS} no-op jobs, concurrency ${CONCURRENCY}\n`);
   const bullmq = await bareBullmq(redis.url);
   process.stderr.write(`bare BullMQ: ${Math.round(bullmq)} jobs/s\n`);
+  const bee = await beeQueue(redis.url);
+  process.stderr.write(`bee-queue:   ${Math.round(bee)} jobs/s\n`);
   const tm = await taskmaster(redis.url);
   process.stderr.write(`TaskMaster:  ${Math.round(tm)} jobs/s\n`);
   process.stdout.write(
-    `${JSON.stringify({ benchmark: 'throughput', jobs: JOBS, concurrency: CONCURRENCY, bullmqPerSec: Math.round(bullmq), taskmasterPerSec: Math.round(tm), ratio: ratio(tm, bullmq) })}\n`,
+    `${JSON.stringify({
+      benchmark: 'throughput',
+      jobs: JOBS,
+      concurrency: CONCURRENCY,
+      bullmqPerSec: Math.round(bullmq),
+      beeQueuePerSec: Math.round(bee),
+      taskmasterPerSec: Math.round(tm),
+      ratio: ratio(tm, bullmq),
+      ratioToBeeQueue: ratio(tm, bee),
+    })}\n`,
   );
 } finally {
   await redis.stop();
