@@ -53,7 +53,8 @@ async function taskmaster(url: string, probe: Redis): Promise<number> {
 async function bare(url: string, probe: Redis): Promise<number> {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
   const queue = new Queue('bare', { connection, prefix: 'bench-mem-bull' });
-  const worker = new Worker('bare', async () => undefined, { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: 'bench-mem-bull', concurrency: 50 });
+  const workerConnection = new Redis(url, { maxRetriesPerRequest: null });
+  const worker = new Worker('bare', async () => undefined, { connection: workerConnection, prefix: 'bench-mem-bull', concurrency: 50 });
   await worker.waitUntilReady();
   const before = await usedMemory(probe);
   let done = 0;
@@ -71,6 +72,7 @@ async function bare(url: string, probe: Redis): Promise<number> {
   const after = await usedMemory(probe);
   await worker.close();
   await queue.close();
+  workerConnection.disconnect();
   connection.disconnect();
   return (after - before) / JOBS;
 }
