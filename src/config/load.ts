@@ -50,6 +50,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.HOST) api.host = env.HOST;
   if (Object.keys(api).length) out.api = api;
 
+  if (env.TASKMASTER_SECRET_KEY) out.secrets = { key: env.TASKMASTER_SECRET_KEY };
   if (env.TASKMASTER_OUTBOUND_ALLOW) out.outbound = { allow: env.TASKMASTER_OUTBOUND_ALLOW.split(',').map((s) => s.trim()).filter(Boolean) };
   if (env.TASKMASTER_PLUGIN_DIRS) out.plugins = { dirs: env.TASKMASTER_PLUGIN_DIRS.split(',').filter(Boolean) };
   return out;

@@ -229,6 +229,21 @@ export const configSchema = z.object({
     })
     .default({ allow: [] }),
 
+  secrets: z
+    .object({
+      /**
+       * 32 random bytes, base64 (`openssl rand -base64 32`), that encrypt
+       * payload fields marked `secret()` in Redis (AES-256-GCM). Every
+       * process must have the same one. Env: `TASKMASTER_SECRET_KEY`.
+       * Without it, jobs with secret fields are refused.
+       */
+      key: z
+        .string()
+        .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+        .optional(),
+    })
+    .default({}),
+
   audit: z
     .object({
       /** Audit entries kept at most; the oldest are dropped first. */

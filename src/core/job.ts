@@ -43,6 +43,8 @@ export interface JobEnvelope {
   submissionId: string;
   /** Name of the API key (or `cli`) that submitted it. */
   submittedBy?: string;
+  /** Paths of payload fields stored encrypted (marked `secret()` in the schema). */
+  secretPaths?: (string | number)[][];
 }
 
 /** One run of a job's handler, as recorded on the job. */

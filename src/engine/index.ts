@@ -18,3 +18,4 @@ export * from './plugin-fleet.ts';
 export * from './plugin-rollback.ts';
 export * from './services/plugin-services.ts';
 export * from './housekeeping.ts';
+export { MASK, SecretBox, secretPaths, maskPayload } from './secrets.ts';

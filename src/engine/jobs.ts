@@ -3,6 +3,7 @@ import { queueOfJobId, type AttemptRecord, type JobEnvelope, type JobState } fro
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { ATTEMPTS_FIELD, parseAttempts } from './attempts.ts';
 import { childrenOf, type ChildView } from './job-children.ts';
+import { maskPayload } from './secrets.ts';
 import { NotFoundError, UnavailableError } from './errors.ts';
 import { publicState } from './producer.ts';
 import type { QueueSet } from './queues.ts';
@@ -76,7 +77,7 @@ export class JobReader {
       queue: queueName,
       state: publicState(state),
       waitingForHandler: state === 'delayed' ? await this.waitsForHandler(job.name, queueName, id) : undefined,
-      payload: data.payload,
+      payload: maskPayload(data.payload, data.secretPaths),
       options: {
         priority: data.priority ?? 'normal',
         tenant: data.tenant,

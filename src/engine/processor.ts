@@ -12,6 +12,7 @@ import type { Keys, RedisClient } from '../redis/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
 import { appendAttempt } from './attempts.ts';
 import { createHttpClient } from './outbound.ts';
+import { mapPaths, type SecretBox } from './secrets.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 import type { JobEvents } from './events.ts';
 import { serviceContext, type JobServices } from './job-services.ts';
@@ -46,6 +47,8 @@ export interface ProcessorDeps {
   missingHandlerRecheckMs: number;
   /** The SDK module an isolated handler's thread resolves `taskmaster/sdk` to. */
   sdkEntry: string;
+  /** Opens payload fields stored encrypted; absent when no `secrets.key` is configured. */
+  secrets?: SecretBox;
 }
 
 /**
@@ -80,7 +83,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
     try {
       // 2. The payload, as stored.
-      const payload = parsePayload(job, entry);
+      const payload = parsePayload(job, entry, deps.secrets);
 
       // 3. The handler, bounded by its timeout.
       const timeoutMs = Number(job.data.timeoutMs) > 0 ? Number(job.data.timeoutMs) : undefined;
@@ -183,13 +186,20 @@ function readySince(job: Job): number {
   return job.timestamp + (job.opts.delay ?? 0);
 }
 
-function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry): unknown {
+function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry, secrets: SecretBox | undefined): unknown {
   const data = job.data as Partial<JobEnvelope> | undefined;
   if (!data || typeof data !== 'object' || !('payload' in data)) {
     throw new PermanentError('stored job has no payload envelope', { reason: 'invalid_payload' });
   }
 
-  const parsed = entry.definition.schema.safeParse(data.payload);
+  // Secret fields are decrypted here, in the worker, and nowhere else.
+  const paths = Array.isArray(data.secretPaths) ? data.secretPaths : [];
+  if (paths.length && !secrets) {
+    throw new PermanentError('the job has secret fields and this worker has no secrets.key', { reason: 'secret_unreadable' });
+  }
+  const payload = paths.length ? mapPaths(data.payload, paths, (v) => secrets!.open(v)) : data.payload;
+
+  const parsed = entry.definition.schema.safeParse(payload);
   if (!parsed.success) {
     const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new PermanentError(`stored payload does not match the schema: ${where}`, { reason: 'invalid_payload' });

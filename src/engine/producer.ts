@@ -13,6 +13,7 @@ import {
 } from '../core/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
+import { mapPaths, SecretBox, secretPaths } from './secrets.ts';
 import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
 import type { QueueSet } from './queues.ts';
 
@@ -51,13 +52,17 @@ const STORE_TIMEOUT_MS = 5000;
  * one that throws `UnavailableError` may not have.
  */
 export class Producer {
+  private readonly secrets?: SecretBox;
+
   constructor(
     private readonly config: Config,
     private readonly registry: Registry,
     private readonly queues: QueueSet,
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    if (config.secrets.key) this.secrets = new SecretBox(config.secrets.key);
+  }
 
   /**
    * Stores one job. `internal` carries what only TaskMaster itself sets, such
@@ -133,7 +138,15 @@ export class Producer {
     const payload = entry.definition.schema.safeParse(job.payload);
     if (!payload.success) return { issues: fieldIssues(at('payload'), payload.error.issues) };
 
-    // 4. Options: the job's own, then the type's defaults, then the service's.
+    // 4. Secret fields are encrypted before anything is stored.
+    const paths = secretPaths(entry.definition.schema, payload.data);
+    if (paths.length && !this.secrets) {
+      const field = at(['payload', ...paths[0]].join('.'));
+      return { issues: [{ field, message: 'is secret, and this server has no secrets.key to encrypt it with' }] };
+    }
+    const stored = paths.length ? mapPaths(payload.data, paths, (v) => this.secrets!.seal(v)) : payload.data;
+
+    // 5. Options: the job's own, then the type's defaults, then the service's.
     const typeDefaults = entry.definition.defaults ?? {};
     const defaults = this.config.defaults;
     const queue = job.queue ?? typeDefaults.queue ?? 'default';
@@ -149,7 +162,8 @@ export class Producer {
       type: job.type,
       queue,
       data: {
-        payload: payload.data,
+        payload: stored,
+        secretPaths: paths.length ? paths : undefined,
         priority,
         tenant: job.tenant,
         idempotencyKey: job.idempotencyKey,

@@ -26,6 +26,7 @@ interface Slot extends WatchedWorker {
   worker: Worker;
   connection: RedisClient;
 }
+import { SecretBox } from './secrets.ts';
 
 /**
  * The BullMQ workers of one process, one per queue it serves, each with the
@@ -42,6 +43,7 @@ export class WorkerPool {
   private readonly outbound: OutboundGuard;
   private stopWatchdog?: () => void;
   private closing = false;
+  private readonly secrets?: SecretBox;
 
   constructor(
     private readonly config: Config,
@@ -58,6 +60,7 @@ export class WorkerPool {
     this.outbound = new OutboundGuard(config.outbound.allow);
     // Every running job listens on it: as many listeners as the concurrency allows.
     setMaxListeners(0, this.shutdown.signal);
+    if (config.secrets.key) this.secrets = new SecretBox(config.secrets.key);
   }
 
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
@@ -131,6 +134,7 @@ export class WorkerPool {
       parked: new ParkedJobs(this.commandRedis, this.keys),
       missingHandlerRecheckMs: this.config.plugins.missingHandlerRecheckMs,
       sdkEntry: this.registry.sdkEntry,
+      secrets: this.secrets,
     });
 
     const { lockDurationMs, stalledIntervalMs, maxStalledCount } = this.config.worker;

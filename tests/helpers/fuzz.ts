@@ -140,7 +140,7 @@ function pathSegment(random: Random): string {
   const raw = ['%E0%A4%A', '%ff', '%00', '%2e%2e', '..', '%2F', 'default.x', 'default.' + 'a'.repeat(300), '%F0%9F%98', '%ED%A0%80', '__proto__'];
   if (random.next() < 0.6) return random.pick(raw);
   // Lone surrogates cannot be percent-encoded; the raw list above sends their UTF-8 forms.
-  return encodeURIComponent(randomString(random).toWellFormed()).slice(0, 200) || 'x';
+  return encodeURIComponent((randomString(random) as unknown as { toWellFormed(): string }).toWellFormed()).slice(0, 200) || 'x';
 }
 
 function randomQuery(random: Random): string {
@@ -187,7 +187,7 @@ export async function fuzz(options: {
       const useKey = random.next() < 0.95;
       const headers: Record<string, string> = useKey ? { authorization: `Bearer ${options.key}` } : {};
       if (request.contentType) headers['content-type'] = request.contentType;
-      const response = await fetch(options.url + request.path, { method: request.method, headers, body: request.body });
+      const response = await fetch(options.url + request.path, { method: request.method, headers, body: request.body as BodyInit | undefined });
       const body = await response.text();
       byStatus[response.status] = (byStatus[response.status] ?? 0) + 1;
       if (response.status >= 500) failures.push({ request, status: response.status, body });
