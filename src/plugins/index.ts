@@ -6,3 +6,4 @@ export * from './registry.ts';
 export * from './sources.ts';
 export * from './validate.ts';
 export * from './watcher.ts';
+export * from './trust.ts';

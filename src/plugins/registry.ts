@@ -70,8 +70,9 @@ export class Registry {
 
   /** Discovers, loads and validates every configured plugin; a bad one stops the start. */
   static async load(config: Config, packageRoot: string, log?: Logger): Promise<Registry> {
+    const refuse = (path: string, reason: string) => log?.warn({ path, reason }, 'plugin refused: untrusted files');
     const registry = new Registry({
-      sources: () => collectSources(config, packageRoot),
+      sources: () => collectSources(config, packageRoot, refuse),
       sdkEntry: sdkEntryIn(packageRoot),
       archive: new PluginArchive(join(config.dataDir, 'plugins', 'versions')),
       queues: Object.keys(config.queues),

@@ -3,18 +3,20 @@ import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { discoverPlugins, type PluginSource } from './discover.ts';
 import { PluginLoadError } from './loader.ts';
+import type { RefusalReporter } from './trust.ts';
 
 /**
  * Every plugin source the configuration names, in load order: the built-in
  * plugins, each configured folder, then each configured npm package. Read
  * afresh on every reload, so a folder dropped in or a package installed since
- * the last look is found.
+ * the last look is found. Folders and files every user may write are skipped
+ * and reported to `refuse`.
  */
-export function collectSources(config: Config, packageRoot: string): CollectedSources {
+export function collectSources(config: Config, packageRoot: string, refuse?: RefusalReporter): CollectedSources {
   const sources: PluginSource[] = [];
   const missing: PluginLoadError[] = [];
-  if (config.plugins.builtins) sources.push(...discoverPlugins(join(packageRoot, 'plugins')));
-  for (const dir of config.plugins.dirs) sources.push(...discoverPlugins(dir));
+  if (config.plugins.builtins) sources.push(...discoverPlugins(join(packageRoot, 'plugins'), refuse));
+  for (const dir of config.plugins.dirs) sources.push(...discoverPlugins(dir, refuse));
   for (const name of config.plugins.packages) {
     try {
       sources.push(packageSource(name));
