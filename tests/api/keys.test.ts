@@ -30,10 +30,9 @@ let first: TestServer;
 let second: TestServer;
 
 beforeAll(async () => {
-  [first, second] = await Promise.all([
-    startServer({ role: 'api', redisUrl: inject('redisUrl'), config, waitFor: 'healthy' }),
-    startServer({ role: 'api', redisUrl: inject('redisUrl'), config, waitFor: 'healthy' }),
-  ]);
+  // One after the other: two cold starts at once are slow on a busy machine.
+  first = await startServer({ role: 'api', redisUrl: inject('redisUrl'), config, waitFor: 'healthy' });
+  second = await startServer({ role: 'api', redisUrl: inject('redisUrl'), config, waitFor: 'healthy' });
 });
 
 afterAll(async () => {

@@ -15,7 +15,7 @@ beforeAll(async () => {
     role: 'api',
     waitFor: 'healthy',
     redisUrl: inject('redisUrl'),
-    config: { plugins: { dirs: [FIXTURES] }, api: { payloadLimitBytes: 4096, bodyTimeoutMs: 1000 } },
+    config: { plugins: { dirs: [FIXTURES] }, api: { payloadLimitBytes: 4096, bodyTimeoutMs: 3000 } },
   });
   port = Number(new URL(server.url).port);
 });
@@ -48,18 +48,22 @@ function postHead(length: number | 'chunked'): string {
 const noop = { type: 'test.noop', payload: { n: 1 } };
 
 describe('request limits', () => {
-  it('answers 408 to a body trickling in, while other clients are served at once', async () => {
+  it('answers 408 to a body trickling in, while other clients are served before it', async () => {
+    await api(server, 'GET', '/api/v1/job-types');
     const slow = await rawSocket(postHead(200));
     const trickle = setInterval(() => slow.socket.writable && slow.socket.write(' '), 100);
+    let slowAnsweredAt = 0;
+    const answered = slow.response.then((text) => ((slowAnsweredAt = Date.now()), text));
 
-    const started = Date.now();
     const others = await Promise.all(Array.from({ length: 10 }, () => api(server, 'POST', '/api/v1/jobs', noop)));
-    const othersMs = Date.now() - started;
-    const answer = await slow.response;
+    const othersDoneAt = Date.now();
+    const answer = await answered;
     clearInterval(trickle);
 
+    // Relative, not absolute, times: the machine may be busy, but the slow
+    // request must not hold the others behind it.
     expect(others.map((r) => r.status)).toEqual(Array(10).fill(202));
-    expect(othersMs).toBeLessThan(5000);
+    expect(slowAnsweredAt).toBeGreaterThan(othersDoneAt);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(answer).toContain('request_timeout');
   });
