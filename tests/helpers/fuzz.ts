@@ -187,8 +187,15 @@ export async function fuzz(options: {
       const useKey = random.next() < 0.95;
       const headers: Record<string, string> = useKey ? { authorization: `Bearer ${options.key}` } : {};
       if (request.contentType) headers['content-type'] = request.contentType;
-      const response = await fetch(options.url + request.path, { method: request.method, headers, body: request.body as BodyInit | undefined });
-      const body = await response.text();
+      const response = await fetch(options.url + request.path, {
+        method: request.method,
+        headers,
+        body: request.body as BodyInit | undefined,
+        signal: AbortSignal.timeout(30_000),
+      });
+      // An event stream never ends by itself: its status is the answer.
+      const streaming = response.headers.get('content-type')?.includes('text/event-stream');
+      const body = streaming ? await response.body?.cancel().then(() => '') ?? '' : await response.text();
       byStatus[response.status] = (byStatus[response.status] ?? 0) + 1;
       if (response.status >= 500) failures.push({ request, status: response.status, body });
     }

@@ -85,7 +85,9 @@ async function revoke(id: string | undefined): Promise<number> {
 }
 
 async function withKeys(work: (keys: KeyStore, runtime: Runtime) => Promise<number>): Promise<number> {
-  const config = loadConfig();
+  // Keys need Redis only: skip loading plugins, which can take seconds.
+  const loaded = loadConfig();
+  const config = { ...loaded, plugins: { ...loaded.plugins, builtins: false, dirs: [], packages: [] } };
   const runtime = await startRuntime({ config, workers: false, log: createLogger('warn', {}, 'stderr'), oneShot: true });
   try {
     return await work(new KeyStore(runtime.redis, runtime.keys, config), runtime);
