@@ -25,7 +25,7 @@ beforeAll(async () => {
     },
   });
   redis = new Redis(inject('redisUrl'));
-});
+}, 120_000);
 
 afterAll(async () => {
   await server?.stop();

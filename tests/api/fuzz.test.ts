@@ -22,7 +22,7 @@ beforeAll(async () => {
       log: { level: 'warn' },
     },
   });
-});
+}, 120_000);
 
 afterAll(async () => {
   await server?.stop();

@@ -33,7 +33,7 @@ beforeAll(async () => {
   // One after the other: two cold starts at once are slow on a busy machine.
   first = await startServer({ role: 'api', redisUrl: inject('redisUrl'), config, waitFor: 'healthy' });
   second = await startServer({ role: 'api', redisUrl: inject('redisUrl'), config, waitFor: 'healthy' });
-});
+}, 200_000);
 
 afterAll(async () => {
   await Promise.all([first?.stop(), second?.stop()]);
@@ -161,7 +161,7 @@ describe('keys made at run time', () => {
     const actions = audit.body.entries.filter((e: { target?: string }) => e.target === id);
     expect(actions.map((e: { action: string }) => e.action)).toEqual(['key.revoke', 'key.create']);
     expect(actions[0].actor).toMatch(/^cli/);
-  });
+  }, 150_000);
 });
 
 describe('submission rate limit', () => {

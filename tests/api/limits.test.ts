@@ -18,7 +18,7 @@ beforeAll(async () => {
     config: { plugins: { dirs: [FIXTURES] }, api: { payloadLimitBytes: 4096, bodyTimeoutMs: 3000 } },
   });
   port = Number(new URL(server.url).port);
-});
+}, 120_000);
 
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();

@@ -21,7 +21,7 @@ beforeAll(async () => {
     env: { TASKMASTER_SECRET_KEY: randomBytes(32).toString('base64') },
   });
   redis = new Redis(inject('redisUrl'));
-});
+}, 120_000);
 
 afterAll(async () => {
   await server?.stop();
