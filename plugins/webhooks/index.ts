@@ -66,6 +66,8 @@ export default definePlugin({
       description: 'POST a signed JSON body to a URL (Standard Webhooks).',
       schema: payloadSchema,
       handler: deliver,
+      // One breaker per receiving host: a receiver that is down defers its own deliveries only.
+      downstream: (payload: WebhookPayload) => new URL(payload.url).host,
     },
   },
 });

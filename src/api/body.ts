@@ -91,3 +91,11 @@ function closing(event: H3Event, err: unknown): unknown {
 function tooLarge(limit: number) {
   return httpError(413, 'payload_too_large', `body exceeds the limit of ${limit} bytes`, { limitBytes: limit });
 }
+
+/** Like `readJson`, but a request without a body reads as `{}`. */
+export async function readOptionalJson(event: H3Event): Promise<unknown> {
+  const length = getRequestHeader(event, 'content-length');
+  const chunked = getRequestHeader(event, 'transfer-encoding');
+  if ((length === undefined || length === '0') && !chunked) return {};
+  return readJson(event);
+}

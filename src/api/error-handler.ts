@@ -28,6 +28,8 @@ function toResponse(error: H3Error): { status: number; body: ErrorBody; retryAft
       return { status: 400, body: { error: { code: 'invalid_request', message: cause!.message!, details: cause!.issues } } };
     case 'NotFoundError':
       return { status: 404, body: { error: { code: 'not_found', message: cause!.message! } } };
+    case 'ConflictError':
+      return { status: 409, body: { error: { code: 'conflict', message: cause!.message!, details: (cause as { details?: unknown }).details } } };
     case 'UnavailableError':
       return {
         status: 503,

@@ -5,6 +5,7 @@ import { runDemo } from './commands/demo.ts';
 import { runKeys } from './commands/keys.ts';
 import { runNewPlugin } from './commands/new-plugin.ts';
 import { runReload } from './commands/plugins.ts';
+import { runDlq } from './commands/dlq.ts';
 import { runServer, runWorker } from './commands/serve.ts';
 
 const USAGE = `usage: taskmaster <command> [options]
@@ -17,6 +18,7 @@ const USAGE = `usage: taskmaster <command> [options]
                              [--retries N] [--idempotency-key K] [--tenant T]
   job ID                     show a job, its attempts and result
   keys create|list|revoke|hash  manage API keys (taskmaster keys help)
+  dlq list|show|replay|purge the dead-letter queue (taskmaster dlq help)
   demo [--file F] [--rate N] replay a workload through a running API
        [--url U] [--key K]   (defaults: examples/workload.ndjson, 200/s)
   reload [--json]            reload plugins in every process; prints each outcome
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   worker: runWorker,
   enqueue: runEnqueue,
   job: runJob,
+  dlq: runDlq,
   demo: runDemo,
   keys: runKeys,
   reload: runReload,
@@ -52,8 +55,9 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exit(code);
   },
   (err) => {
-    const known = err instanceof ConfigError || ['RedisServerMissingError', 'PluginLoadError', 'CliError'].includes(err?.name);
-    process.stderr.write(`taskmaster: ${known ? err.message : err?.stack ?? err}\n`);
+    const known = err instanceof ConfigError || ['RedisServerMissingError', 'PluginLoadError', 'CliError', 'NotFoundError', 'ConflictError', 'ValidationError'].includes(err?.name);
+    const issues = Array.isArray(err?.issues) ? err.issues.map((i: { field: string; message: string }) => `\n  ${i.field}: ${i.message}`).join('') : '';
+    process.stderr.write(`taskmaster: ${known ? err.message + issues : err?.stack ?? err}\n`);
     process.exit(1);
   },
 );

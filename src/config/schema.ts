@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import {
+  backoffPolicySchema,
   DAY,
   DEFAULT_BACKOFF_MS,
   DEFAULT_PRIORITY,
@@ -163,8 +164,10 @@ export const configSchema = z.object({
     .object({
       priority: z.enum(PRIORITIES).default(DEFAULT_PRIORITY),
       retries: z.number().int().min(0).max(100).default(DEFAULT_RETRIES),
-      /** First retry delay; each later one doubles. */
+      /** First retry delay; each later one doubles. Ignored when `backoff` is set. */
       backoffMs: z.number().int().min(1).default(DEFAULT_BACKOFF_MS),
+      /** A whole backoff policy (fixed, exponential or list, cap, jitter) for every job. */
+      backoff: backoffPolicySchema.optional(),
       timeoutMs: z.number().int().min(1).default(5 * MINUTE),
     })
     .default({
@@ -178,9 +181,60 @@ export const configSchema = z.object({
     .object({
       completedAgeMs: z.number().int().min(0).default(24 * HOUR),
       completedCount: z.number().int().min(0).default(10_000),
+      /** Failed jobs left in BullMQ's failed set (jobs of flows) are kept this long; others move to the DLQ (see `dlqAgeMs`). */
       failedAgeMs: z.number().int().min(0).default(7 * DAY),
+      /** How long a DLQ entry is kept. */
+      dlqAgeMs: z.number().int().min(0).default(30 * DAY),
+      /** How long the record of a cancelled job is kept. */
+      cancelledAgeMs: z.number().int().min(0).default(7 * DAY),
+      /** How often retention runs, so idle queues are cleaned too. */
+      sweepIntervalMs: z.number().int().min(100).default(1 * MINUTE),
     })
-    .default({ completedAgeMs: 24 * HOUR, completedCount: 10_000, failedAgeMs: 7 * DAY }),
+    .default({
+      completedAgeMs: 24 * HOUR,
+      completedCount: 10_000,
+      failedAgeMs: 7 * DAY,
+      dlqAgeMs: 30 * DAY,
+      cancelledAgeMs: 7 * DAY,
+      sweepIntervalMs: 1 * MINUTE,
+    }),
+
+  /**
+   * Circuit breakers, one per downstream a job type names. Shared by every
+   * process through Redis.
+   */
+  breakers: z
+    .object({
+      /**
+       * Failures within `windowMs` that open a breaker, however many jobs
+       * succeeded. Unset by default: a busy downstream with a few failing
+       * jobs is not down. Set it for downstreams that see few jobs.
+       */
+      failureThreshold: z.number().int().min(1).optional(),
+      /** The share of failed jobs in the window that opens a breaker... */
+      failureRate: z.number().min(0).max(1).default(0.5),
+      /** ...once at least this many jobs ran in the window. */
+      minRequests: z.number().int().min(1).default(20),
+      /** Length of the window failures are counted in. */
+      windowMs: z.number().int().min(100).default(30 * SECOND),
+      /** How long an open breaker waits before letting probes through. */
+      openMs: z.number().int().min(50).default(10 * SECOND),
+      /** Probe jobs let through at once while half-open. */
+      halfOpenProbes: z.number().int().min(1).default(1),
+      /** A probe not heard from within this is presumed lost and another is let through. */
+      probeTimeoutMs: z.number().int().min(100).default(1 * MINUTE),
+      /** Deferred jobs come back spread over this much after the breaker's next probe time. */
+      deferSpreadMs: z.number().int().min(0).default(2 * SECOND),
+    })
+    .default({
+      failureRate: 0.5,
+      minRequests: 20,
+      windowMs: 30 * SECOND,
+      openMs: 10 * SECOND,
+      halfOpenProbes: 1,
+      probeTimeoutMs: 1 * MINUTE,
+      deferSpreadMs: 2 * SECOND,
+    }),
 
   plugins: z
     .object({

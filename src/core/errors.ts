@@ -38,6 +38,27 @@ export class TimeoutError extends Error {
   }
 }
 
+/** The job was cancelled while it ran; it ends as cancelled, not failed. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+
+  constructor(message = 'job cancelled') {
+    super(message);
+  }
+}
+
+/**
+ * The worker running an attempt stopped (killed, crashed, lost its lock)
+ * before the attempt ended. Counted as one failed attempt, retried as usual.
+ */
+export class WorkerLostError extends Error {
+  override name = 'WorkerLostError';
+
+  constructor(readonly worker: string) {
+    super(`worker ${worker} stopped during the attempt`);
+  }
+}
+
 export function isPermanentError(err: unknown): boolean {
   return errorName(err) === 'PermanentError';
 }
@@ -48,6 +69,13 @@ export function retryAfterMs(err: unknown): number | undefined {
 
   const ms = (err as { retryAfterMs?: unknown }).retryAfterMs;
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+/** The machine-readable reason a `PermanentError` carries, or undefined. */
+export function permanentReason(err: unknown): string | undefined {
+  if (!isPermanentError(err)) return undefined;
+  const reason = (err as { reason?: unknown }).reason;
+  return typeof reason === 'string' ? reason : 'permanent';
 }
 
 export function errorName(err: unknown): string | undefined {

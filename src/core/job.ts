@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backoffPolicySchema, type BackoffPolicy } from './backoff.ts';
 import { PRIORITIES, type Priority } from './priority.ts';
 
 /** A queue name: lower-case letters, digits and dashes, starting with a letter. */
@@ -11,6 +12,7 @@ export const jobOptionsSchema = z
     queue: z.string().regex(QUEUE_NAME, 'queue must match ' + QUEUE_NAME.source).optional(),
     delayMs: z.number().int().min(0).max(365 * 24 * 3600 * 1000).optional(),
     retries: z.number().int().min(0).max(100).optional(),
+    backoff: backoffPolicySchema.optional(),
     timeoutMs: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
     tenant: z.string().min(1).max(128).optional(),
@@ -39,6 +41,10 @@ export interface JobEnvelope {
   tenant?: string;
   idempotencyKey?: string;
   timeoutMs: number;
+  /** The retry waits; absent on jobs written by hand, which get the service default. */
+  backoff?: BackoffPolicy;
+  /** The DLQ entry this job replays, when it is a replay. */
+  replayOf?: string;
   /** Unique per submission: tells a stored job from a duplicate's attempt. */
   submissionId: string;
   /** Name of the API key (or `cli`) that submitted it. */
@@ -59,16 +65,27 @@ export interface AttemptRecord {
   /**
    * `interrupted`: the worker shut down past its drain limit and put the job
    * back to wait; the attempt does not count against the job's retries.
+   * `deferred`: a breaker probe that failed; it used no retry. `cancelled`:
+   * the job was cancelled while it ran.
    */
-  outcome: 'completed' | 'failed' | 'interrupted';
-  error?: { name: string; message: string; stack?: string };
+  outcome: 'completed' | 'failed' | 'cancelled' | 'deferred' | 'interrupted';
+  /** `reason`: what a `PermanentError` said, e.g. `invalid_payload`. */
+  error?: { name: string; message: string; stack?: string; reason?: string };
+  /** Set when a fallback ran after this attempt: what ran and what it gave. */
+  fallback?: { kind: 'job' | 'function'; type?: string; jobId?: string; reason: string };
 }
 
-/** Where a job is. */
+/**
+ * Where a job is. Every accepted job ends `completed`, `cancelled` or `dlq`;
+ * `failed` is only the short step between BullMQ failing a job and the
+ * engine moving it to the DLQ.
+ */
 export type JobState =
   | 'waiting'
   | 'delayed'
   | 'active'
   | 'completed'
   | 'failed'
+  | 'cancelled'
+  | 'dlq'
   | 'unknown';

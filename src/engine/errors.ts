@@ -35,6 +35,18 @@ export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
 
+/** The request does not fit the job's state, e.g. cancelling a completed job. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** Turns schema issues into field issues under a path prefix. */
 export function fieldIssues(
   prefix: string,

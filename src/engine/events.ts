@@ -13,11 +13,25 @@ export interface JobEventMap {
     attempt: number;
     durationMs: number;
     /** `interrupted`: stopped by a worker shutdown and put back to wait, not a failure. */
-    outcome: 'completed' | 'failed' | 'interrupted';
+    outcome: 'completed' | 'failed' | 'cancelled' | 'interrupted';
     errorName?: string;
     /** True when no retry follows: the job is done, one way or the other. */
     final: boolean;
   };
+  /** A job failed for good and now lives in the DLQ as entry `entryId`. */
+  'job.dead-lettered': { queue: string; jobId: string; entryId: string; type: string; reason: string; tenant?: string };
+  /** A DLQ entry was replayed as a new job. */
+  'job.replayed': { queue: string; entryId: string; jobId: string; type: string; edited: boolean };
+  /** A job ended as cancelled; `from` is the state it was cancelled in. */
+  'job.cancelled': { queue: string; jobId: string; type: string; from: 'waiting' | 'delayed' | 'active'; tenant?: string };
+  /** A job was put back without an attempt because its downstream's breaker is open. */
+  'job.deferred': { queue: string; jobId: string; type: string; downstream: string; delayMs: number };
+  /** A job's fallback ran: another job type was submitted, or a function ran. */
+  'job.fallback': { queue: string; jobId: string; type: string; kind: 'job' | 'function'; reason: string; fallbackJobId?: string };
+  /** A downstream's breaker opened: its jobs are deferred until probes succeed. */
+  'breaker.opened': { downstream: string; failures: number; requests: number };
+  /** A downstream's breaker closed after a successful probe. */
+  'breaker.closed': { downstream: string };
 }
 
 export type JobEventName = keyof JobEventMap;

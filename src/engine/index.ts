@@ -19,3 +19,8 @@ export * from './plugin-rollback.ts';
 export * from './services/plugin-services.ts';
 export * from './housekeeping.ts';
 export { MASK, SecretBox, secretPaths, maskPayload } from './secrets.ts';
+export * from './dead-letter-queue.ts';
+export * from './job-control.ts';
+export * from './breakers.ts';
+export * from './final-states.ts';
+export * from './retention.ts';

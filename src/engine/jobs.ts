@@ -5,6 +5,7 @@ import { ATTEMPTS_FIELD, parseAttempts } from './attempts.ts';
 import { childrenOf, type ChildView } from './job-children.ts';
 import { maskPayload } from './secrets.ts';
 import { NotFoundError, UnavailableError } from './errors.ts';
+import type { EndedJob } from './final-states.ts';
 import { publicState } from './producer.ts';
 import type { QueueSet } from './queues.ts';
 
@@ -26,6 +27,12 @@ export interface JobView {
     delayMs?: number;
   };
   submittedBy?: string;
+  /** The DLQ entry this job replays. */
+  replayOf?: string;
+  /** The job's DLQ entry, when it is in the DLQ. */
+  dlqEntryId?: string;
+  /** Why it ended in the DLQ (`invalid_payload`, `retries_exhausted`, ...) or `cancelled`. */
+  reason?: string;
   attemptsMade: number;
   attempts: AttemptRecord[];
   progress: unknown;
@@ -60,7 +67,7 @@ export class JobReader {
       // with its result, never the other way round.
       state = await queue.getJobState(id);
       job = await Job.fromId<JobEnvelope>(queue, id);
-      if (!job) throw new NotFoundError(`job ${id} not found`);
+      if (!job) return await this.ended(queueName, id);
       [rawAttempts, children] = await Promise.all([
         this.redis.hget(this.keys.job(queueName, id), ATTEMPTS_FIELD),
         childrenOf(job, this.queues),
@@ -87,6 +94,7 @@ export class JobReader {
         delayMs: job.opts.delay || undefined,
       },
       submittedBy: data.submittedBy,
+      replayOf: data.replayOf,
       attemptsMade: job.attemptsMade,
       attempts: parseAttempts(rawAttempts),
       progress: job.progress,
@@ -107,4 +115,42 @@ export class JobReader {
     const marked = await this.redis.sismember(this.keys.parked(type), `${queue}|${id}`).catch(() => 0);
     return marked === 1;
   }
+
+  /** A job no longer in BullMQ: in the DLQ, cancelled, or not found. */
+  private async ended(queue: string, id: string): Promise<JobView> {
+    const entryId = await this.redis.hget(this.keys.dlqByJob(queue), id);
+    const [dlqRaw, cancelledRaw] = await Promise.all([
+      entryId ? this.redis.hget(this.keys.dlqEntries(queue), entryId) : null,
+      this.redis.hget(this.keys.cancelledEntries(queue), id),
+    ]);
+    const raw = dlqRaw ?? cancelledRaw;
+    if (!raw) throw new NotFoundError(`job ${id} not found`);
+    return endedView(JSON.parse(raw) as EndedJob, dlqRaw ? 'dlq' : 'cancelled');
+  }
+}
+
+function endedView(entry: EndedJob, state: 'dlq' | 'cancelled'): JobView {
+  return {
+    id: entry.jobId,
+    type: entry.type,
+    queue: entry.queue,
+    state,
+    payload: entry.payload,
+    options: {
+      priority: entry.priority ?? 'normal',
+      tenant: entry.tenant,
+      idempotencyKey: entry.idempotencyKey,
+      retries: entry.retries,
+      timeoutMs: entry.timeoutMs ?? 0,
+    },
+    submittedBy: entry.submittedBy,
+    replayOf: entry.replayOf,
+    dlqEntryId: state === 'dlq' ? entry.id : undefined,
+    reason: entry.reason,
+    attemptsMade: entry.attempts.filter((a) => a.outcome !== 'deferred').length,
+    attempts: entry.attempts,
+    progress: 0,
+    error: entry.error,
+    timestamps: { createdAt: entry.createdAt, finishedAt: entry.endedAt },
+  };
 }

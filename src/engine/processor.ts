@@ -1,28 +1,31 @@
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import {
+  CancelledError,
   errorName,
   isPermanentError,
+  permanentReason,
   PermanentError,
-  TimeoutError,
+  WorkerLostError,
   type AttemptRecord,
   type JobEnvelope,
 } from '../core/index.ts';
 import type { JobTypeEntry, Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
-import type { HandlerContext } from '../sdk/types.ts';
-import { appendAttempt } from './attempts.ts';
-import { createHttpClient } from './outbound.ts';
+import { appendAttempt, beginAttempt, type RunningAttempt } from './attempts.ts';
+import type { Breakers } from './breakers.ts';
 import { mapPaths, type SecretBox } from './secrets.ts';
-import type { OutboundGuard } from './outbound-guard.ts';
 import type { JobEvents } from './events.ts';
 import { serviceContext, type JobServices } from './job-services.ts';
-import { runIsolated } from './isolated-runner.ts';
+import { runFallback, type FallbackOutcome, type SubmitJob } from './fallbacks.ts';
+import { CANCEL_FIELD } from './final-states.ts';
 import type { Logger } from './logger.ts';
 import type { ParkedJobs } from './parked.ts';
 import type { PluginServices } from './services/plugin-services.ts';
+import type { OutboundGuard } from './outbound-guard.ts';
+import { invokeHandler, runBounded, type RunOptions } from './run-handler.ts';
 
-/** A handler that holds the event loop this long in one go is reported: it delays every other job. */
-const BLOCKED_WARN_MS = 500;
+/** The hash field holding when the breaker first deferred the job (ms). */
+const DEFERRED_SINCE_FIELD = 'tm_deferred_since';
 
 export interface ProcessorDeps {
   queue: string;
@@ -33,14 +36,16 @@ export interface ProcessorDeps {
   settings: Record<string, unknown>;
   /** Checks every outbound request a handler makes through `ctx.http`. */
   outbound: OutboundGuard;
-  /** Databases, key-value store, cache and flows for handlers. */
-  pluginServices: PluginServices;
   log: Logger;
   /** Fires when this worker shuts down past its drain limit. */
   shutdown: AbortSignal;
   events: JobEvents;
   /** Files, notifications, checkpoints and follow-up jobs for handlers. */
   services: JobServices;
+  breakers: Breakers;
+  submit: SubmitJob;
+  /** Databases, key-value store, cache and flows for handlers. */
+  pluginServices: PluginServices;
   /** Where jobs of a type no plugin provides wait. */
   parked: ParkedJobs;
   /** How long a parked job waits before it is looked at again. */
@@ -55,9 +60,13 @@ export interface ProcessorDeps {
  * Builds the BullMQ processor for one queue. Each run:
  * 1. finds the job type's handler (a job of an unknown type waits, unharmed);
  * 2. checks the stored payload against the schema (a bad one fails for good);
- * 3. runs the handler with a signal that fires on timeout, cancel or shutdown;
- * 4. records the attempt with the plugin version on the job, then lets BullMQ
- *    complete it, retry it with backoff, or fail it.
+ * 3. asks the downstream's breaker (open: the job is deferred, no attempt);
+ * 4. marks the attempt running; a mark left by a worker that died turns
+ *    into one failed attempt instead, and a cancel request ends the job;
+ * 5. runs the handler with a signal that fires on timeout, cancel or shutdown;
+ * 6. records the attempt with the plugin version on the job, then lets BullMQ
+ *    complete it, retry it with backoff, or fail it (the settler then moves it
+ *    to the DLQ), after the fallback when one is declared.
  */
 export function createProcessor(deps: ProcessorDeps) {
   return async function processJob(job: Job<JobEnvelope>, token?: string, cancel?: AbortSignal): Promise<unknown> {
@@ -68,70 +77,107 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.parked.park(job, token, deps.queue, deps.missingHandlerRecheckMs, () => Boolean(deps.registry.get(job.name)));
       throw new DelayedError();
     }
-    const entry = lease.entry;
     let completed = false;
-
-    const attempt = job.attemptsMade + 1;
-    const startedAt = Date.now();
-    const log = lazyChild(deps.log, { jobId: job.id, type: job.name, attempt });
-    const about = { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
-    deps.events.emit('attempt.started', {
-      ...about,
-      waitMs: Math.max(0, startedAt - readySince(job)),
-      tenant: job.data?.tenant,
-    });
-
     try {
-      // 2. The payload, as stored.
-      const payload = parsePayload(job, entry, deps.secrets);
-
-      // 3. The handler, bounded by its timeout.
-      const timeoutMs = Number(job.data.timeoutMs) > 0 ? Number(job.data.timeoutMs) : undefined;
-      const result = await runHandler(entry, payload, {
-        job,
-        attempt,
-        log,
-        timeoutMs,
-        signals: [cancel, deps.shutdown, lease.signal],
-        settings: deps.settings,
-        outbound: deps.outbound,
-        services: serviceContext(deps.services, { id: job.id!, queue: deps.queue, tenant: job.data?.tenant }),
-        sdkEntry: deps.sdkEntry,
-        pluginServices: deps.pluginServices,
-      });
+      const result = await runLeased(deps, lease.entry, lease.signal, job, token, cancel);
       completed = true;
-
-      // 4. Recorded before BullMQ completes the job, so retention removes both together.
-      await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
-      const durationMs = Date.now() - startedAt;
-      log.debug({ durationMs }, 'job attempt completed');
-      deps.events.emit('attempt.ended', { ...about, durationMs, outcome: 'completed', final: true });
       return result;
-    } catch (err) {
-      const error = err as Error;
-      if (deps.shutdown.aborted && error === deps.shutdown.reason) {
-        await requeue(deps, job, token, entry, { attempt, startedAt, log });
-        deps.events.emit('attempt.ended', { ...about, durationMs: Date.now() - startedAt, outcome: 'interrupted', final: false });
-        throw new WaitingError();
-      }
-      await record(deps, job, entry, { attempt, startedAt, outcome: 'failed', error }).catch((recordErr) =>
-        log.error({ err: recordErr }, 'could not record attempt'),
-      );
-      const durationMs = Date.now() - startedAt;
-      const swapped = errorName(err) === 'PluginSwapError';
-      const permanent = isPermanentError(err);
-      const final = !swapped && (permanent || attempt >= (job.opts.attempts ?? 1));
-      if (!swapped) log.warn({ durationMs, final, err: { name: error?.name, message: error?.message } }, 'job attempt failed');
-      deps.events.emit('attempt.ended', { ...about, durationMs, outcome: 'failed', errorName: errorName(err), final });
-      if (swapped) return rerunOnNewVersion(job, token, log, error);
-
-      // A permanent error reaches BullMQ under the name it knows for "do not retry".
-      if (permanent) throw toUnrecoverable(error);
-      throw err;
     } finally {
       lease.release(completed);
     }
   };
+}
+
+/** Steps 2 to 6 for a job whose handler version is leased. */
+async function runLeased(
+  deps: ProcessorDeps,
+  entry: JobTypeEntry,
+  swap: AbortSignal,
+  job: Job<JobEnvelope>,
+  token: string | undefined,
+  cancel: AbortSignal | undefined,
+): Promise<unknown> {
+  {
+
+    const attempt = job.attemptsMade + 1;
+    const log = lazyChild(deps.log, { jobId: job.id, type: job.name, attempt });
+    const jobKey = deps.keys.job(deps.queue, job.id!);
+    const run: RunOptions = {
+      job,
+      attempt,
+      log,
+      timeoutMs: Number(job.data?.timeoutMs) > 0 ? Number(job.data.timeoutMs) : undefined,
+      signals: [cancel, deps.shutdown, swap],
+      settings: deps.settings,
+      outbound: deps.outbound,
+      services: serviceContext(deps.services, { id: job.id!, queue: deps.queue, tenant: job.data?.tenant }),
+      sdkEntry: deps.sdkEntry,
+      pluginServices: deps.pluginServices,
+    };
+
+    // 2. The payload, as stored. A bad one is kept as the attempt's error.
+    let payload: unknown;
+    let invalid: PermanentError | undefined;
+    try {
+      payload = parsePayload(job, entry, deps.secrets);
+    } catch (err) {
+      invalid = err as PermanentError;
+    }
+
+    // 3. The breaker.
+    const downstream = invalid ? undefined : downstreamOf(entry, payload, log);
+    let probe = false;
+    if (downstream) {
+      const decision = await deps.breakers.acquire(downstream);
+      if (!decision.allowed) {
+        const openFor = await deferredFor(deps.redis, jobKey);
+        const limit = entry.definition.fallback?.afterOpenMs;
+        if (limit === undefined || openFor < limit) {
+          // Back in time for the fallback's limit, if that comes before the next probe.
+          const untilLimit = limit === undefined ? Infinity : Math.max(1, limit - openFor);
+          const delayMs = Math.min(deps.breakers.deferDelayMs(decision.retryInMs), untilLimit);
+          deps.events.emit('job.deferred', { queue: deps.queue, jobId: job.id!, type: job.name, downstream, delayMs });
+          return defer(job, token, delayMs);
+        }
+        return fallBackWhileOpen(deps, entry, job, payload, run, downstream, openFor);
+      }
+      probe = decision.probe;
+    }
+
+    // 4. Mark the attempt running, unless an earlier one was lost or the job was cancelled.
+    const startedAt = Date.now();
+    const running: RunningAttempt = { attempt, startedAt, worker: deps.workerId, ...pluginOf(entry) };
+    const { lost: previous, cancelled } = await beginAttempt(deps.redis, jobKey, running, CANCEL_FIELD);
+    if (previous) {
+      const lost = new WorkerLostError(previous.worker);
+      await appendAttempt(deps.redis, jobKey, lostRecord(previous, lost)).catch((err) => log.error({ err }, 'could not record attempt'));
+      log.warn({ lostWorker: previous.worker }, 'previous attempt lost with its worker; counted as failed');
+      deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs: 0, outcome: 'failed', errorName: lost.name, final: attempt >= maxAttempts(job) });
+      throw lost;
+    }
+    if (cancelled) {
+      await record(deps, job, entry, { attempt, startedAt, outcome: 'cancelled' });
+      throw unrecoverable(new CancelledError());
+    }
+
+    deps.events.emit('attempt.started', { ...about(deps, job, attempt), waitMs: Math.max(0, startedAt - readySince(job)), tenant: job.data?.tenant });
+
+    try {
+      // 5. The handler, bounded by its timeout.
+      if (invalid) throw invalid;
+      const result = await runBounded(entry, run, (ctx) => invokeHandler(entry, payload, ctx, run));
+
+      // 6. Recorded before BullMQ completes the job, so retention removes both together.
+      await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
+      if (downstream) await deps.breakers.record(downstream, true, probe).catch((err) => log.error({ err }, 'could not update breaker'));
+      const durationMs = Date.now() - startedAt;
+      log.debug({ durationMs }, 'job attempt completed');
+      deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs, outcome: 'completed', final: true });
+      return result;
+    } catch (err) {
+      return failed(deps, { entry, job, token, payload, run, startedAt, downstream, probe, cancelled: Boolean(cancel?.aborted) }, err as Error);
+    }
+  }
 }
 
 /**
@@ -147,6 +193,118 @@ function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
       return typeof value === 'function' ? value.bind(get()) : value;
     },
   });
+}
+
+interface FailedRun {
+  entry: JobTypeEntry;
+  job: Job<JobEnvelope>;
+  token?: string;
+  payload: unknown;
+  run: RunOptions;
+  startedAt: number;
+  downstream?: string;
+  probe: boolean;
+  cancelled: boolean;
+}
+
+/**
+ * An attempt threw. In order: a cancel ends the job as cancelled; a failed
+ * breaker probe defers the job without using a retry; a last failure runs
+ * the fallback when there is one; otherwise BullMQ retries or fails it.
+ */
+async function failed(deps: ProcessorDeps, f: FailedRun, err: Error): Promise<unknown> {
+  const { entry, job, run } = f;
+  const attempt = run.attempt;
+  const log = run.log;
+  const durationMs = () => Date.now() - f.startedAt;
+
+  if (f.cancelled) {
+    await record(deps, job, entry, { attempt, startedAt: f.startedAt, outcome: 'cancelled', error: new CancelledError() }).catch((e) => log.error({ err: e }, 'could not record attempt'));
+    log.info({ durationMs: durationMs() }, 'job cancelled while running');
+    deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs: durationMs(), outcome: 'cancelled', errorName: 'CancelledError', final: true });
+    throw unrecoverable(new CancelledError());
+  }
+
+  if (deps.shutdown.aborted && err === deps.shutdown.reason) {
+    await requeue(deps, job, f.token, entry, { attempt, startedAt: f.startedAt, log });
+    deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs: durationMs(), outcome: 'interrupted', final: false });
+    throw new WaitingError();
+  }
+
+  if (errorName(err) === 'PluginSwapError') {
+    await record(deps, job, entry, { attempt, startedAt: f.startedAt, outcome: 'failed', error: err }).catch((e) => log.error({ err: e }, 'could not record attempt'));
+    deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs: durationMs(), outcome: 'failed', errorName: errorName(err), final: false });
+    return rerunOnNewVersion(job, f.token, log, err);
+  }
+
+  const permanent = isPermanentError(err);
+  // The downstream answered a permanent error: it is up, so that counts for the breaker.
+  const downstreamFailed = !permanent && !deps.shutdown.aborted;
+  if (f.downstream) await deps.breakers.record(f.downstream, !downstreamFailed, f.probe).catch((e) => log.error({ err: e }, 'could not update breaker'));
+
+  if (f.probe && downstreamFailed) {
+    await record(deps, job, entry, { attempt, startedAt: f.startedAt, outcome: 'deferred', error: err }).catch((e) => log.error({ err: e }, 'could not record attempt'));
+    log.info({ downstream: f.downstream, err: { name: err?.name, message: err?.message } }, 'breaker probe failed; job deferred');
+    const delayMs = deps.breakers.deferDelayMs(0);
+    deps.events.emit('job.deferred', { queue: deps.queue, jobId: job.id!, type: job.name, downstream: f.downstream!, delayMs });
+    return defer(job, f.token, delayMs);
+  }
+
+  const final = permanent || attempt >= maxAttempts(job);
+  if (final && entry.definition.fallback && permanentReason(err) !== 'invalid_payload') {
+    const cause = { reason: permanentReason(err) ?? 'retries_exhausted', error: { name: errorName(err) ?? 'Error', message: String(err?.message ?? err) } };
+    const outcome = await runFallback(entry, job, f.payload, cause, run, deps.submit).catch((fallbackErr: Error) => fallbackErr);
+    if (!(outcome instanceof Error)) {
+      const fallback = { kind: outcome.kind, type: outcome.type, jobId: outcome.jobId, reason: cause.reason };
+      await record(deps, job, entry, { attempt, startedAt: f.startedAt, outcome: 'failed', error: err, fallback });
+      deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs: durationMs(), outcome: 'failed', errorName: errorName(err), final: true });
+      deps.events.emit('job.fallback', { queue: deps.queue, jobId: job.id!, type: job.name, kind: outcome.kind, reason: cause.reason, fallbackJobId: outcome.jobId });
+      log.warn({ fallback: outcome.kind, fallbackType: outcome.type, reason: cause.reason }, 'job failed; fallback ran');
+      return fallbackResult(outcome);
+    }
+    log.error({ err: { name: outcome.name, message: outcome.message } }, 'fallback failed');
+    err = new PermanentError(`fallback failed: ${outcome.message}`, { reason: 'fallback_failed', cause: err });
+  }
+
+  await record(deps, job, entry, { attempt, startedAt: f.startedAt, outcome: 'failed', error: err }).catch((e) => log.error({ err: e }, 'could not record attempt'));
+  log.warn({ durationMs: durationMs(), final, err: { name: err?.name, message: err?.message } }, 'job attempt failed');
+  deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs: durationMs(), outcome: 'failed', errorName: errorName(err), final });
+
+  // A permanent error reaches BullMQ under the name it knows for "do not retry".
+  if (isPermanentError(err)) throw unrecoverable(err);
+  throw err;
+}
+
+/**
+ * The breaker has kept the job back for longer than its fallback's
+ * `afterOpenMs`: the fallback runs instead of the job, and the job completes.
+ */
+async function fallBackWhileOpen(
+  deps: ProcessorDeps,
+  entry: JobTypeEntry,
+  job: Job<JobEnvelope>,
+  payload: unknown,
+  run: RunOptions,
+  downstream: string,
+  openFor: number,
+): Promise<unknown> {
+  const startedAt = Date.now();
+  const cause = { reason: 'breaker_open' };
+  const error = new Error(`breaker for ${downstream} kept the job back for ${openFor} ms`);
+  error.name = 'BreakerOpenError';
+  let outcome: FallbackOutcome;
+  try {
+    outcome = await runFallback(entry, job, payload, cause, run, deps.submit);
+  } catch (err) {
+    const failure = new PermanentError(`fallback failed: ${(err as Error).message}`, { reason: 'fallback_failed', cause: err });
+    await record(deps, job, entry, { attempt: run.attempt, startedAt, outcome: 'failed', error: failure });
+    throw unrecoverable(failure);
+  }
+  const fallback = { kind: outcome.kind, type: outcome.type, jobId: outcome.jobId, reason: cause.reason };
+  await record(deps, job, entry, { attempt: run.attempt, startedAt, outcome: 'failed', error, fallback });
+  deps.events.emit('job.fallback', { queue: deps.queue, jobId: job.id!, type: job.name, kind: outcome.kind, reason: cause.reason, fallbackJobId: outcome.jobId });
+  run.log.warn({ downstream, openFor, fallback: outcome.kind }, 'breaker stayed open; fallback ran');
+  return fallbackResult(outcome);
 }
 
 /**
@@ -181,6 +339,41 @@ async function requeue(
   run.log.info({ durationMs: Date.now() - run.startedAt }, 'job interrupted by shutdown; back to wait');
 }
 
+function fallbackResult(outcome: FallbackOutcome): unknown {
+  return { fallback: outcome };
+}
+
+/** Puts the job back in the delayed set without counting an attempt. */
+async function defer(job: Job, token: string | undefined, delayMs: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + delayMs, token);
+  throw new DelayedError();
+}
+
+/** How long the breaker has been deferring this job (0 the first time, which it notes). */
+async function deferredFor(redis: RedisClient, jobKey: string): Promise<number> {
+  const now = Date.now();
+  const [[, set], [, since]] = (await redis.multi().hsetnx(jobKey, DEFERRED_SINCE_FIELD, now).hget(jobKey, DEFERRED_SINCE_FIELD).exec()) as [unknown, unknown][];
+  return set === 1 ? 0 : now - Number(since);
+}
+
+function downstreamOf(entry: JobTypeEntry, payload: unknown, log: Logger): string | undefined {
+  try {
+    return entry.definition.downstream?.(payload) || undefined;
+  } catch (err) {
+    // A downstream function that throws must not fail the job: it runs without a breaker.
+    log.error({ err }, 'downstream() threw; running without a breaker');
+    return undefined;
+  }
+}
+
+function about(deps: ProcessorDeps, job: Job, attempt: number) {
+  return { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
+}
+
+function maxAttempts(job: Job): number {
+  return job.opts.attempts ?? 1;
+}
+
 /** When the job became ready to run: its delay's end, else its creation. */
 function readySince(job: Job): number {
   return job.timestamp + (job.opts.delay ?? 0);
@@ -189,7 +382,7 @@ function readySince(job: Job): number {
 function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry, secrets: SecretBox | undefined): unknown {
   const data = job.data as Partial<JobEnvelope> | undefined;
   if (!data || typeof data !== 'object' || !('payload' in data)) {
-    throw new PermanentError('stored job has no payload envelope', { reason: 'invalid_payload' });
+    throw new PermanentError('stored job data is not a TaskMaster envelope with a payload', { reason: 'invalid_payload' });
   }
 
   // Secret fields are decrypted here, in the worker, and nowhere else.
@@ -207,107 +400,42 @@ function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry, secrets: Secre
   return parsed.data;
 }
 
-interface RunOptions {
-  job: Job<JobEnvelope>;
-  attempt: number;
-  log: Logger;
-  timeoutMs?: number;
-  signals: (AbortSignal | undefined)[];
-  settings: Record<string, unknown>;
-  outbound: OutboundGuard;
-  services: ReturnType<typeof serviceContext>;
-  sdkEntry: string;
-  pluginServices: PluginServices;
+function pluginOf(entry: JobTypeEntry) {
+  return { plugin: entry.plugin.name, pluginVersion: entry.plugin.version, pluginHash: entry.plugin.hash };
 }
 
-/**
- * Runs a handler. Its signal fires on the first of: the timeout, a cancel,
- * the worker's shutdown. The attempt ends when the signal fires even if the
- * handler ignores it: a handler cannot hold its job past the timeout.
- */
-async function runHandler(entry: JobTypeEntry, payload: unknown, run: RunOptions): Promise<unknown> {
-  const controller = new AbortController();
-  const abortWith = (reason: unknown) => controller.abort(reason);
-
-  const timer = run.timeoutMs ? setTimeout(() => abortWith(new TimeoutError(run.timeoutMs!)), run.timeoutMs) : undefined;
-  const unlink = run.signals.map((signal) => link(signal, abortWith));
-
-  const ctx: HandlerContext = {
-    jobId: run.job.id!,
-    type: run.job.name,
-    attempt: run.attempt,
-    signal: controller.signal,
-    log: run.log,
-    progress: (value) => run.job.updateProgress(value),
-    tenant: run.job.data.tenant,
-    idempotencyKey: run.job.data.idempotencyKey,
-    config: run.settings[entry.plugin.name],
-    http: createHttpClient({ guard: run.outbound, signal: controller.signal }),
-    ...run.services,
-    ...run.pluginServices.forJob(entry.plugin.name, run.job),
+function lostRecord(previous: RunningAttempt, lost: WorkerLostError): AttemptRecord {
+  return {
+    attempt: previous.attempt,
+    startedAt: previous.startedAt,
+    endedAt: Date.now(),
+    worker: previous.worker,
+    plugin: previous.plugin,
+    pluginVersion: previous.pluginVersion,
+    pluginHash: previous.pluginHash,
+    outcome: 'failed',
+    error: { name: lost.name, message: lost.message },
   };
-
-  const aborted = new Promise<never>((_, reject) => {
-    const fail = () => reject(abortReason(controller.signal));
-    if (controller.signal.aborted) fail();
-    else controller.signal.addEventListener('abort', fail, { once: true });
-  });
-
-  try {
-    return await Promise.race([Promise.resolve().then(() => invoke(entry, payload, ctx, run)), aborted]);
-  } finally {
-    clearTimeout(timer);
-    for (const off of unlink) off();
-    // The race is settled; a late abort must not surface as an unhandled rejection.
-    aborted.catch(() => {});
-  }
-}
-
-/**
- * Calls the handler: in a thread of its own for an `isolated` job type,
- * else right here, reporting a handler that held the event loop too long.
- */
-function invoke(entry: JobTypeEntry, payload: unknown, ctx: HandlerContext, run: RunOptions): unknown {
-  if (entry.definition.isolated) {
-    return runIsolated(entry, { sdkEntry: run.sdkEntry, outboundAllow: run.outbound.allow }, payload, ctx);
-  }
-
-  const started = performance.now();
-  const result = entry.definition.handler(payload, ctx);
-  const blockedMs = Math.round(performance.now() - started);
-  if (blockedMs >= BLOCKED_WARN_MS) {
-    run.log.warn({ blockedMs }, 'handler blocked the event loop; mark its job type isolated');
-  }
-  return result;
-}
-
-function link(signal: AbortSignal | undefined, onAbort: (reason: unknown) => void): () => void {
-  if (!signal) return () => {};
-  const listener = () => onAbort(signal.reason);
-  if (signal.aborted) listener();
-  else signal.addEventListener('abort', listener, { once: true });
-  return () => signal.removeEventListener('abort', listener);
-}
-
-function abortReason(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  return reason instanceof Error ? reason : new Error(String(reason ?? 'aborted'));
 }
 
 async function record(
   deps: ProcessorDeps,
   job: Job,
   entry: JobTypeEntry,
-  outcome: { attempt: number; startedAt: number; outcome: AttemptRecord['outcome']; error?: Error },
+  outcome: {
+    attempt: number;
+    startedAt: number;
+    outcome: AttemptRecord['outcome'];
+    error?: Error;
+    fallback?: AttemptRecord['fallback'];
+  },
 ): Promise<void> {
   const record: AttemptRecord = {
     attempt: outcome.attempt,
     startedAt: outcome.startedAt,
     endedAt: Date.now(),
     worker: deps.workerId,
-    plugin: entry.plugin.name,
-    pluginVersion: entry.plugin.version,
-    pluginHash: entry.plugin.hash,
+    ...pluginOf(entry),
     outcome: outcome.outcome,
   };
   if (outcome.error) {
@@ -315,12 +443,14 @@ async function record(
       name: errorName(outcome.error) ?? 'Error',
       message: String(outcome.error?.message ?? outcome.error),
       stack: outcome.error?.stack,
+      reason: permanentReason(outcome.error),
     };
   }
+  if (outcome.fallback) record.fallback = outcome.fallback;
   await appendAttempt(deps.redis, deps.keys.job(deps.queue, job.id!), record);
 }
 
-function toUnrecoverable(err: Error): UnrecoverableError {
+function unrecoverable(err: Error): UnrecoverableError {
   const unrecoverable = new UnrecoverableError(`${err.name}: ${err.message}`);
   unrecoverable.stack = err.stack;
   return unrecoverable;

@@ -1,7 +1,9 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import {
+  backoffPolicySchema,
   bullPriority,
+  defaultBackoff,
   idempotentJobId,
   jobSubmissionSchema,
   newJobId,
@@ -37,6 +39,10 @@ export interface PreparedJob {
 
 /** Options only TaskMaster's own producers (schedules, flows) set on a job. */
 export interface InternalOptions {
+  /** A replay's job id, derived from its DLQ entry. */
+  jobId?: string;
+  /** The DLQ entry a replay comes from. */
+  replayOf?: string;
   /** Overrides of the configured retention for this job. */
   retention?: RetentionOptions;
 }
@@ -155,7 +161,9 @@ export class Producer {
     const priority = job.priority ?? typeDefaults.priority ?? defaults.priority;
     const retries = job.retries ?? typeDefaults.retries ?? defaults.retries;
     const timeoutMs = job.timeoutMs ?? typeDefaults.timeoutMs ?? defaults.timeoutMs;
-    const jobId = job.idempotencyKey ? idempotentJobId(queue, job.tenant, job.idempotencyKey) : newJobId(queue);
+    const backoff = job.backoff ?? typeDefaults.backoff ?? defaults.backoff ?? defaultBackoff(defaults.backoffMs);
+    const jobId =
+      internal.jobId ?? (job.idempotencyKey ? idempotentJobId(queue, job.tenant, job.idempotencyKey) : newJobId(queue));
     const retention = { ...this.config.retention, ...internal.retention };
 
     return {
@@ -168,6 +176,8 @@ export class Producer {
         tenant: job.tenant,
         idempotencyKey: job.idempotencyKey,
         timeoutMs,
+        backoff: backoffPolicySchema.parse(backoff),
+        ...(internal.replayOf ? { replayOf: internal.replayOf } : {}),
         submissionId: newSubmissionId(),
         submittedBy,
       },
@@ -178,7 +188,8 @@ export class Producer {
         attempts: retries + 1,
         backoff: { type: 'taskmaster', delay: defaults.backoffMs },
         removeOnComplete: { age: Math.ceil(retention.completedAgeMs / 1000), count: retention.completedCount },
-        removeOnFail: { age: Math.ceil(retention.failedAgeMs / 1000) },
+        // A job failed for good is moved to the DLQ by the engine, never dropped by BullMQ.
+        removeOnFail: false,
       },
     };
   }
@@ -189,7 +200,7 @@ export class Producer {
    * tells whether this call stored the job or found an earlier one.
    */
   private async confirm(jobs: PreparedJob[]): Promise<Submitted[]> {
-    const keyed = jobs.filter((j) => j.data.idempotencyKey);
+    const keyed = jobs.filter((j) => j.data.idempotencyKey || j.data.replayOf);
     const stored = new Map<string, string | null>();
     // One pipeline per queue: on a cluster a pipeline may only touch one slot.
     for (const queue of new Set(keyed.map((j) => j.queue))) {
@@ -218,7 +229,7 @@ export class Producer {
 /** BullMQ's state names folded into TaskMaster's. */
 export function publicState(state: string): JobState {
   if (state === 'prioritized' || state === 'waiting-children' || state === 'wait') return 'waiting';
-  if (['waiting', 'delayed', 'active', 'completed', 'failed'].includes(state)) return state as JobState;
+  if (['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'dlq'].includes(state)) return state as JobState;
   return 'unknown';
 }
 

@@ -5,15 +5,21 @@ import {
   createRedis,
   Keys,
   startEmbeddedRedis,
-  waitReady,
   toClusterUrl,
+  waitReady,
   type EmbeddedRedis,
   type RedisClient,
 } from '../redis/index.ts';
 import { join } from 'node:path';
 import { defineAttemptCommands } from './attempts.ts';
 import { AuditLog } from './audit.ts';
+import { Breakers } from './breakers.ts';
+import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { JobEvents } from './events.ts';
+import { defineFinalStateCommands } from './final-states.ts';
+import { JobControl } from './job-control.ts';
+import { startRetention, sweepRetention, type RetentionReport } from './retention.ts';
+import { Settler } from './settler.ts';
 import { liveWorkers, newWorkerId, startHeartbeat } from './heartbeat.ts';
 import { JobReader } from './jobs.ts';
 import { MetricsReader, MetricsRecorder } from './metrics/index.ts';
@@ -73,6 +79,12 @@ export interface Runtime {
   history: JobHistory;
   /** Databases, plugin key-value stores, cache and flows, as handlers get them. */
   services: PluginServices;
+  /** The dead-letter queue: list, show, delete, purge. */
+  dlq: DeadLetterQueue;
+  /** Cancel, retry and replay. */
+  control: JobControl;
+  /** Circuit breakers by downstream. */
+  breakers: Breakers;
   workerPool?: WorkerPool;
   /** Job life-cycle events of this process's workers. */
   events: JobEvents;
@@ -88,6 +100,8 @@ export interface Runtime {
   fleet?: PluginFleet;
   parked: ParkedJobs;
   readiness(): Promise<Readiness>;
+  /** Runs one retention pass now (it also runs on a timer). */
+  sweepRetention(): Promise<RetentionReport>;
   stop(): Promise<void>;
 }
 
@@ -128,6 +142,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     cleanups.push(async () => redis.disconnect());
     await waitReady(redis, 15_000);
     defineAttemptCommands(redis);
+    defineFinalStateCommands(redis);
 
     if (!embedded) {
       const check = await checkServer(redis, config.redis.allowEviction);
@@ -138,6 +153,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     // 2. Plugins.
     const registry = await Registry.load(config, root, log.child({ component: 'plugins' }));
     const queueNames = Object.keys(config.queues);
+    for (const entry of registry.types()) {
+      const fallback = entry.definition.fallback;
+      if (fallback && 'type' in fallback && !registry.get(fallback.type)) {
+        throw new Error(`job type ${entry.type} falls back to ${fallback.type}, which no plugin provides`);
+      }
+    }
     log.info({ plugins: registry.plugins().map((p) => `${p.name}@${p.version}`) }, 'plugins loaded');
 
     // 3. Producing and reading.
@@ -171,6 +192,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
     const services = new PluginServices(config, redis, keys, producer, builtinHousekeeping(config, queues, files));
     cleanups.push(() => services.close());
+    const dlq = new DeadLetterQueue(redis, keys, queueNames);
+    const control = new JobControl(redis, keys, queues, registry, producer, dlq, events, log);
+    const breakers = new Breakers(redis, keys, config.breakers, events, log);
+    const settler = new Settler(redis, keys, queues, events, log);
+    const retentionDeps = { config, redis, keys, queues, dlq, settler, log };
+    cleanups.push(startRetention(retentionDeps));
 
     // 4. Reloads.
     const processId = newWorkerId();
@@ -202,13 +229,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cleanups.push(() => registry.shutdown());
 
       const workerId = processId;
-      workerPool = new WorkerPool(config, registry, redisUrl, redis, keys, workerId, log.child({ workerId }), events, {
-        redis,
+      workerPool = new WorkerPool({
+        config,
+        registry,
+        redisUrl,
+        commandRedis: redis,
         keys,
-        files,
-        inbox,
-        producer,
-      }, services);
+        workerId,
+        log: log.child({ workerId }),
+        events,
+        breakers,
+        settler,
+        submit: (input, submittedBy) => producer.submit(input, submittedBy),
+        services: { redis, keys, files, inbox, producer },
+        pluginServices: services,
+      });
       await workerPool.start(serve);
       cleanups.push(() => workerPool!.close());
 
@@ -250,6 +285,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       browser,
       history,
       services,
+      dlq,
+      control,
+      breakers,
       workerPool,
       events,
       files,
@@ -268,6 +306,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         const live = await liveWorkers(redis, keys).catch(() => []);
         return { redis: true, workers: live.length > 0 };
       },
+      sweepRetention: () => sweepRetention(retentionDeps),
       stop: stopAll,
     };
   } catch (err) {

@@ -1,11 +1,13 @@
 import { setMaxListeners } from 'node:events';
-import { Worker } from 'bullmq';
+import { Worker, type Job, type JobJson } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
 import { taskmasterBackoff } from './backoff-strategy.ts';
+import type { Breakers } from './breakers.ts';
 import { WorkerShutdownError } from './errors.ts';
 import type { JobEvents } from './events.ts';
+import type { SubmitJob } from './fallbacks.ts';
 import type { JobServices } from './job-services.ts';
 import type { Logger } from './logger.ts';
 import { OutboundGuard } from './outbound-guard.ts';
@@ -13,6 +15,7 @@ import { endIsolatedThreads } from './isolated-runner.ts';
 import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
 import type { PluginServices } from './services/plugin-services.ts';
+import type { Settler } from './settler.ts';
 import { startWatchdog, type WatchedWorker } from './watchdog.ts';
 
 /** How long interrupted jobs get to be put back to wait after the drain limit. */
@@ -36,6 +39,9 @@ import { SecretBox } from './secrets.ts';
  * drain limit to finish; then their signal fires and each is put back to
  * wait (no retry used) for another worker to take. A watchdog replaces a
  * worker whose connection stops answering while Redis is up.
+ *
+ * A job failed for good is handed to the settler (DLQ or cancelled). Cancel
+ * requests arrive over Redis pub/sub and abort the running job's signal.
  */
 export class WorkerPool {
   private readonly slots = new Map<string, Slot>();
@@ -44,28 +50,54 @@ export class WorkerPool {
   private stopWatchdog?: () => void;
   private closing = false;
   private readonly secrets?: SecretBox;
+  private subscriber?: RedisClient;
+  private readonly config: Config;
+  private readonly registry: Registry;
+  private readonly redisUrl: string;
+  private readonly commandRedis: RedisClient;
+  private readonly keys: Keys;
+  readonly workerId: string;
+  private readonly log: Logger;
+  private readonly events: JobEvents;
+  private readonly services: JobServices;
+  private readonly pluginServices: PluginServices;
 
-  constructor(
-    private readonly config: Config,
-    private readonly registry: Registry,
-    private readonly redisUrl: string,
-    private readonly commandRedis: RedisClient,
-    private readonly keys: Keys,
-    readonly workerId: string,
-    private readonly log: Logger,
-    private readonly events: JobEvents,
-    private readonly services: JobServices,
-    private readonly pluginServices: PluginServices,
-  ) {
-    this.outbound = new OutboundGuard(config.outbound.allow);
+  constructor(private readonly deps: WorkerPoolDeps) {
+    ({
+      config: this.config,
+      registry: this.registry,
+      redisUrl: this.redisUrl,
+      commandRedis: this.commandRedis,
+      keys: this.keys,
+      workerId: this.workerId,
+      log: this.log,
+      events: this.events,
+      services: this.services,
+      pluginServices: this.pluginServices,
+    } = deps);
+    this.outbound = new OutboundGuard(deps.config.outbound.allow);
     // Every running job listens on it: as many listeners as the concurrency allows.
     setMaxListeners(0, this.shutdown.signal);
-    if (config.secrets.key) this.secrets = new SecretBox(config.secrets.key);
+    if (deps.config.secrets.key) this.secrets = new SecretBox(deps.config.secrets.key);
+  }
+
+  /** Cancel requests name a job id; the worker running it (if any here) aborts it. */
+  private async listenForCancels(): Promise<void> {
+    const subscriber = createRedis(this.redisUrl, 'blocking', 'taskmaster:cancel');
+    subscriber.on('error', () => {
+      // Reconnects by itself; a cancel missed meanwhile is caught when the job next starts.
+    });
+    subscriber.on('message', (_channel, jobId: string) => {
+      for (const slot of this.slots.values()) slot.worker.cancelJob(jobId, 'cancelled');
+    });
+    await subscriber.subscribe(this.keys.cancelChannel());
+    this.subscriber = subscriber;
   }
 
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
   async start(queues: string[]): Promise<void> {
     for (const queue of queues) this.slots.set(queue, await this.startSlot(queue));
+    await this.listenForCancels();
 
     this.stopWatchdog = startWatchdog({
       workers: () => [...this.slots.values()],
@@ -84,6 +116,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closing = true;
     this.stopWatchdog?.();
+    this.subscriber?.disconnect();
     const { drainTimeoutMs } = this.config.worker;
 
     const slots = [...this.slots.values()];
@@ -135,11 +168,13 @@ export class WorkerPool {
       missingHandlerRecheckMs: this.config.plugins.missingHandlerRecheckMs,
       sdkEntry: this.registry.sdkEntry,
       secrets: this.secrets,
+      breakers: this.deps.breakers,
+      submit: this.deps.submit,
     });
 
     const { lockDurationMs, stalledIntervalMs, maxStalledCount } = this.config.worker;
     const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
-    const worker = new Worker(this.keys.bullQueue(queue), processor, {
+    const worker = new TolerantWorker(this.keys.bullQueue(queue), processor, {
       connection,
       prefix: this.keys.prefix,
       concurrency: this.config.queues[queue]?.concurrency ?? 10,
@@ -151,10 +186,10 @@ export class WorkerPool {
       autorun: false,
     });
     worker.on('error', (err) => log.error({ err: { message: err.message } }, 'worker error'));
-    worker.on('failed', (job, err) => {
-      if (job && job.finishedOn) {
-        log.error({ jobId: job.id, type: job.name, attempts: job.attemptsMade, reason: err.message }, 'job failed for good');
-      }
+    worker.on('failed', (job) => {
+      if (!job?.finishedOn || !job.id) return;
+      // The retention sweep settles it later if this fails (Redis away, process dying).
+      this.deps.settler.settle(queue, job.id).catch((err) => log.error({ err, jobId: job.id }, 'could not settle failed job'));
     });
 
     void worker.run();
@@ -187,6 +222,53 @@ export class WorkerPool {
       // Closing over a dead connection may fail; the worker is dropped either way.
     });
     old.connection.disconnect();
+  }
+}
+
+/** What a worker pool needs from the runtime. */
+export interface WorkerPoolDeps {
+  config: Config;
+  registry: Registry;
+  redisUrl: string;
+  commandRedis: RedisClient;
+  keys: Keys;
+  workerId: string;
+  log: Logger;
+  events: JobEvents;
+  breakers: Breakers;
+  settler: Settler;
+  submit: SubmitJob;
+  /** Files, notifications, checkpoints and follow-up jobs for handlers. */
+  services: JobServices;
+  /** Databases, key-value store, cache and flows for handlers. */
+  pluginServices: PluginServices;
+}
+
+/**
+ * A BullMQ worker that survives a job whose stored data or options are not
+ * JSON. BullMQ would throw while reading such a job and leave it in
+ * `active`; here it is read with an empty envelope instead, so the processor
+ * fails it once as `invalid_payload` and the settler keeps the original
+ * text in the DLQ entry.
+ */
+class TolerantWorker extends Worker {
+  protected override createJob(data: JobJson, jobId: string): Job {
+    // Straight from Redis both fields are still JSON text, whatever JobJson's types say.
+    const opts = data.opts as unknown;
+    return super.createJob(
+      { ...data, data: readable(data.data, '{}'), opts: (typeof opts === 'string' ? readable(opts, '{"attempts":1}') : opts) as JobJson['opts'] },
+      jobId,
+    );
+  }
+}
+
+function readable(raw: string, replacement: string): string {
+  if (typeof raw !== 'string' || raw === '') return raw;
+  try {
+    JSON.parse(raw);
+    return raw;
+  } catch {
+    return replacement;
   }
 }
 

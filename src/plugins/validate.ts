@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PRIORITIES, QUEUE_NAME } from '../core/index.ts';
+import { backoffPolicySchema, PRIORITIES, QUEUE_NAME } from '../core/index.ts';
 import type { PluginDefinition } from '../sdk/types.ts';
 
 /** A job type name: dotted lower-case words, e.g. `webhook.deliver`. */
@@ -15,12 +15,25 @@ const jobTypeSchema = z.object({
       queue: z.string().regex(QUEUE_NAME).optional(),
       priority: z.enum(PRIORITIES).optional(),
       retries: z.number().int().min(0).max(100).optional(),
+      backoff: backoffPolicySchema.optional(),
       timeoutMs: z.number().int().min(1).optional(),
     })
     .strict()
     .optional(),
   description: z.string().optional(),
   isolated: z.boolean().optional(),
+  downstream: fn.optional(),
+  fallback: z
+    .object({
+      type: z.string().regex(JOB_TYPE_NAME).optional(),
+      payload: fn.optional(),
+      run: fn.optional(),
+      afterOpenMs: z.number().int().min(0).optional(),
+    })
+    .strict()
+    .refine((f) => Boolean(f.type) !== Boolean(f.run), 'set exactly one of type and run')
+    .refine((f) => !f.payload || f.type, 'payload only applies with type')
+    .optional(),
 });
 
 const pluginSchema = z.object({

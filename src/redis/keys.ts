@@ -52,6 +52,11 @@ export class Keys {
     return `${this.prefix}:{${queue}}:tm:probe`;
   }
 
+  /** One of BullMQ's own keys of a queue, e.g. `failed` (sorted set of failed job ids). */
+  bullKey(queue: string, name: string): string {
+    return `${this.prefix}:{${queue}}:${name}`;
+  }
+
   /** Sorted set of worker processes by last heartbeat (ms). */
   workers(): string {
     return `${this.prefix}:{workers}`;
@@ -154,5 +159,50 @@ export class Keys {
   /** Pub/sub channel that announces a user's new notifications. */
   inboxChannel(userId: string): string {
     return `${this.prefix}:inbox-events:${userId}`;
+  }
+
+  /** Sorted set of a queue's DLQ entry ids by the time they failed (ms). */
+  dlq(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:dlq`;
+  }
+
+  /** Hash of DLQ entry id to the entry, JSON. */
+  dlqEntries(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:dlq:entries`;
+  }
+
+  /** Hash of DLQ entry id to the list of its replays, JSON. */
+  dlqReplays(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:dlq:replays`;
+  }
+
+  /** Hash of job id to its latest DLQ entry id. */
+  dlqByJob(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:dlq:by-job`;
+  }
+
+  /** Sorted set of a queue's cancelled job ids by the time they were cancelled (ms). */
+  cancelled(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:cancelled`;
+  }
+
+  /** Hash of cancelled job id to the job as it ended, JSON. */
+  cancelledEntries(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:cancelled:entries`;
+  }
+
+  /** Hash holding one circuit breaker's state; the downstream is its own hash tag. */
+  breaker(downstream: string): string {
+    return `${this.prefix}:breaker:{${downstream}}`;
+  }
+
+  /** Held by the process running this interval's retention pass. */
+  retentionLock(): string {
+    return `${this.prefix}:retention:lock`;
+  }
+
+  /** Pub/sub channel on which cancel requests reach the worker running the job. */
+  cancelChannel(): string {
+    return `${this.prefix}:cancel`;
   }
 }

@@ -1,4 +1,4 @@
-import type { Priority } from '../core/index.ts';
+import type { BackoffPolicy, Priority } from '../core/index.ts';
 import type { Cache, ChildResult, Database, FlowClient, HousekeepingClient, KeyValueStore } from './services.ts';
 
 /** The structured logger handed to plugins (a pino child logger). */
@@ -185,8 +185,33 @@ export interface JobTypeDefaults {
   queue?: string;
   priority?: Priority;
   retries?: number;
+  /** Waits between retries: fixed, exponential or a list, with a cap and jitter. */
+  backoff?: BackoffPolicy;
   timeoutMs?: number;
 }
+
+/** Why a fallback runs, as it is told. */
+export interface FallbackCause {
+  /** `retries_exhausted`, a `PermanentError` reason, or `breaker_open`. */
+  reason: string;
+  /** The last attempt's error, when an attempt ran. */
+  error?: { name: string; message: string };
+}
+
+/**
+ * What to do when a job cannot be done: after its last retry fails, or when
+ * its downstream's breaker has stayed open longer than `afterOpenMs`. Either
+ * submit another job type (its payload from `payload`, else the same one) or
+ * run a function; the job then completes with the fallback's outcome, and its
+ * history shows the fallback ran. A fallback that throws sends the job to the DLQ.
+ */
+export type JobTypeFallback<T = any> = (
+  | { type: string; payload?: (payload: T, cause: FallbackCause) => unknown }
+  | { run: (payload: T, ctx: HandlerContext, cause: FallbackCause) => unknown | Promise<unknown> }
+) & {
+  /** Also fall back when the breaker has deferred the job for this long (default: never). */
+  afterOpenMs?: number;
+};
 
 export interface JobTypeDefinition<T = any> {
   schema: PayloadSchema<T>;
@@ -201,6 +226,14 @@ export interface JobTypeDefinition<T = any> {
    * are copied into the thread, and the result must be plain data.
    */
   isolated?: boolean;
+  /**
+   * The downstream service a job depends on, e.g. the host a webhook goes
+   * to. Jobs naming the same downstream share a circuit breaker: after
+   * repeated failures they are deferred, without an attempt and without
+   * using a retry, until a probe gets through. Undefined: no breaker.
+   */
+  downstream?: (payload: T) => string | undefined;
+  fallback?: JobTypeFallback<T>;
 }
 
 /** What `onInit` and `onShutdown` get. */

@@ -5,6 +5,6 @@ import { waitFor } from '../helpers/runtime.ts';
 export async function finished(rt: Runtime, id: string, timeoutMs = 30_000): Promise<JobView> {
   return waitFor(async () => {
     const job = await rt.jobs.get(id);
-    return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+    return ['completed', 'dlq', 'cancelled'].includes(job.state) ? job : undefined;
   }, timeoutMs);
 }

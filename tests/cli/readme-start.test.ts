@@ -37,7 +37,7 @@ describe('the README quick start', () => {
       const { id } = await res.json();
       const job = await waitFor(async () => {
         const body = await (await fetch(`http://127.0.0.1:${port}/api/v1/jobs/${id}`, { headers: { authorization: `Bearer ${key}` } })).json();
-        return body.state === 'failed' ? body : undefined;
+        return body.state === 'dlq' ? body : undefined;
       });
       expect(job.attempts[0].error.message).toMatch(/no webhook secret/);
     } finally {

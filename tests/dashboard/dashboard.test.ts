@@ -32,7 +32,7 @@ afterEach(async () => {
 async function finished(id: string) {
   return waitFor(async () => {
     const { body } = await api(server, 'GET', `/api/v1/jobs/${id}`);
-    return ['completed', 'failed'].includes(body.state) ? body : undefined;
+    return ['completed', 'dlq'].includes(body.state) ? body : undefined;
   });
 }
 

@@ -27,7 +27,7 @@ async function start(allow: string[]) {
 async function settled(rt: Runtime, id: string) {
   return waitFor(async () => {
     const job = await rt.jobs.get(id);
-    return ['completed', 'failed'].includes(job.state) ? job : undefined;
+    return ['completed', 'dlq'].includes(job.state) ? job : undefined;
   });
 }
 
@@ -39,7 +39,7 @@ describe('outbound guard on jobs', () => {
     const { id } = await rt.producer.submit({ type: 'webhook.deliver', payload: { url: receiver.url, body: {} }, retries: 3 });
     const job = await settled(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
     expect(job.attempts[0].error?.message).toMatch(/outbound request refused: 127\.0\.0\.1 is a loopback address/);
@@ -55,7 +55,7 @@ describe('outbound guard on jobs', () => {
     });
     const job = await settled(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.message).toMatch(/169\.254\.169\.254 is a linkLocal address/);
   });

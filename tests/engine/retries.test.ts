@@ -21,7 +21,7 @@ async function start(backoffMs = 50) {
 async function finished(rt: Runtime, id: string) {
   return waitFor(async () => {
     const job = await rt.jobs.get(id);
-    return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+    return job.state === 'completed' || job.state === 'dlq' || job.state === 'cancelled' ? job : undefined;
   }, 30_000);
 }
 
@@ -32,7 +32,7 @@ describe('retries', () => {
 
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(5);
     const gaps = job.attempts.slice(1).map((a, i) => a.startedAt - job.attempts[i].endedAt);
     const expected = [100, 200, 400, 800];
@@ -59,7 +59,7 @@ describe('retries', () => {
 
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
   });
@@ -82,7 +82,7 @@ describe('retries', () => {
 
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts[0].error?.name).toBe('TimeoutError');
     expect(job.attempts[0].endedAt - job.attempts[0].startedAt).toBeLessThan(1000);
   });

@@ -22,7 +22,7 @@ async function start(dir: string, plugins: Record<string, unknown> = {}) {
 async function finished(rt: Runtime, id: string, timeoutMs = 30_000) {
   return waitFor(async () => {
     const job = await rt.jobs.get(id);
-    return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+    return ['completed', 'dlq'].includes(job.state) ? job : undefined;
   }, timeoutMs);
 }
 

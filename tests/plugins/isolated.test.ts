@@ -83,7 +83,7 @@ async function start(dir: string, extra: Record<string, any> = {}) {
 }
 
 async function finished(rt: Runtime, id: string) {
-  await waitFor(async () => ['completed', 'failed'].includes((await rt.jobs.get(id)).state), 30_000);
+  await waitFor(async () => ['completed', 'dlq'].includes((await rt.jobs.get(id)).state), 30_000);
   return rt.jobs.get(id);
 }
 
@@ -142,9 +142,9 @@ describe('isolated job types', () => {
 
     const [hung, crashed] = await Promise.all([finished(rt, hang.id), finished(rt, crash.id)]);
 
-    expect(hung.state).toBe('failed');
+    expect(hung.state).toBe('dlq');
     expect(hung.attempts[0].error?.name).toBe('TimeoutError');
-    expect(crashed.state).toBe('failed');
+    expect(crashed.state).toBe('dlq');
     expect(crashed.attempts.map((a) => a.error?.name)).toEqual(['IsolatedThreadExit', 'IsolatedThreadExit']);
     const { id } = await rt.producer.submit({ type: 'inline.flaky', payload: { failures: 0 } });
     expect((await finished(rt, id)).state).toBe('completed');

@@ -32,7 +32,7 @@ describe('taskmaster new-plugin', () => {
     const { id } = await rt.producer.submit({ type: 'greeter.hello', payload: { name: 'Ada' } });
     const job = await waitFor(async () => {
       const j = await rt.jobs.get(id);
-      return j.state === 'completed' || j.state === 'failed' ? j : undefined;
+      return ['completed', 'dlq'].includes(j.state) ? j : undefined;
     });
     expect(job).toMatchObject({ state: 'completed', result: { greeting: 'hello Ada' }, progress: 50 });
     expect(job.attempts[0]).toMatchObject({ plugin: 'greeter', pluginVersion: '0.1.0' });

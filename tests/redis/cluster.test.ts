@@ -32,7 +32,7 @@ afterAll(async () => {
 async function finished(id: string) {
   return waitFor(async () => {
     const job = await runtime.jobs.get(id);
-    return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+    return job.state === 'completed' || job.state === 'dlq' ? job : undefined;
   }, 30_000);
 }
 
@@ -78,7 +78,7 @@ describe('Redis Cluster', () => {
 
     const job = await finished(id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
   });
 

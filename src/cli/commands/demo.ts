@@ -99,7 +99,7 @@ async function waitForAll(client: TaskMasterClient, ids: string[], deadline: num
       const batch = await Promise.all(open.slice(i, i + POLL_CONCURRENCY).map((id) => client.getJob(id)));
       for (const job of batch) {
         latest.set(job.id, job);
-        if (job.state !== 'completed' && job.state !== 'failed') still.push(job.id);
+        if (!['completed', 'failed', 'dlq', 'cancelled'].includes(job.state)) still.push(job.id);
       }
     }
     open = still;

@@ -71,7 +71,8 @@ export async function runJob(args: string[]): Promise<number> {
   });
 }
 
-async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise<number> {
+/** Runs `work` against a runtime without workers, then stops it. */
+export async function withRuntime(work: (runtime: Runtime) => Promise<number>): Promise<number> {
   const config = loadConfig();
   const runtime = await startRuntime({ config, workers: false, log: createLogger('warn', {}, 'stderr'), oneShot: true });
   try {

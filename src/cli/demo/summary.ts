@@ -15,7 +15,7 @@ export interface DemoSummary {
 /** Summarises the jobs as last read; `rejected` counts submissions the API refused. */
 export function summarise(jobs: Job[], rejected: number, startedAt: number, submittedAt: number, endedAt: number): DemoSummary {
   const completed = jobs.filter((j) => j.state === 'completed').length;
-  const failed = jobs.filter((j) => j.state === 'failed').length;
+  const failed = jobs.filter((j) => j.state === 'failed' || j.state === 'dlq').length;
   const waits = jobs
     .filter((j) => j.attempts.length > 0)
     .map((j) => j.attempts[0].startedAt - (j.timestamps.createdAt + (j.options.delayMs ?? 0)))

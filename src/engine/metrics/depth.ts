@@ -1,3 +1,4 @@
+import type { Keys, RedisClient } from '../../redis/index.ts';
 import type { QueueSet } from '../queues.ts';
 import { UnavailableError } from '../errors.ts';
 
@@ -8,7 +9,12 @@ export interface QueueDepth {
   delayed: number;
   active: number;
   completed: number;
+  /** Failed for good: in the DLQ (plus any not yet moved there). */
   failed: number;
+  /** Entries in the DLQ. */
+  dlq: number;
+  /** Records of cancelled jobs still kept. */
+  cancelled: number;
 }
 
 /**
@@ -16,13 +22,21 @@ export interface QueueDepth {
  * per state, so this is a few O(1) length reads per queue, however many jobs
  * there are.
  */
-export async function queueDepths(queues: QueueSet, names: readonly string[]): Promise<Record<string, QueueDepth>> {
+export async function queueDepths(
+  queues: QueueSet,
+  names: readonly string[],
+  redis: RedisClient,
+  keys: Keys,
+): Promise<Record<string, QueueDepth>> {
   try {
-    const counts = await Promise.all(
-      names.map((name) =>
-        queues.get(name).getJobCounts('wait', 'prioritized', 'waiting-children', 'delayed', 'active', 'completed', 'failed'),
+    const [counts, ended] = await Promise.all([
+      Promise.all(
+        names.map((name) =>
+          queues.get(name).getJobCounts('wait', 'prioritized', 'waiting-children', 'delayed', 'active', 'completed', 'failed'),
+        ),
       ),
-    );
+      Promise.all(names.map((name) => Promise.all([redis.zcard(keys.dlq(name)), redis.zcard(keys.cancelled(name))]))),
+    ]);
     return Object.fromEntries(
       names.map((name, i) => {
         const c = counts[i];
@@ -31,7 +45,9 @@ export async function queueDepths(queues: QueueSet, names: readonly string[]): P
           delayed: c.delayed ?? 0,
           active: c.active ?? 0,
           completed: c.completed ?? 0,
-          failed: c.failed ?? 0,
+          failed: (c.failed ?? 0) + ended[i][0],
+          dlq: ended[i][0],
+          cancelled: ended[i][1],
         };
         return [name, depth];
       }),

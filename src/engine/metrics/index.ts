@@ -41,8 +41,8 @@ export class MetricsReader {
   readonly store: MetricsStore;
 
   constructor(
-    redis: RedisClient,
-    keys: Keys,
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
     private readonly queues: QueueSet,
     private readonly retentionMs: number,
   ) {
@@ -59,7 +59,7 @@ export class MetricsReader {
     const names = query.queues?.length ? this.queues.names.filter((q) => query.queues!.includes(q)) : this.queues.names;
 
     const [depths, flows] = await Promise.all([
-      queueDepths(this.queues, names),
+      queueDepths(this.queues, names, this.redis, this.keys),
       throughput(this.store, { rangeMs, stepMs, queues: names, type: query.type }),
     ]);
     return {
@@ -71,7 +71,7 @@ export class MetricsReader {
   }
 
   async depths(): Promise<Record<string, QueueDepth>> {
-    return queueDepths(this.queues, this.queues.names);
+    return queueDepths(this.queues, this.queues.names, this.redis, this.keys);
   }
 
   async totals(): Promise<Map<string, MetricCell>> {

@@ -62,7 +62,7 @@ describe('data.export', () => {
       file: 'nope.csv',
     });
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error).toMatchObject({ name: 'PermanentError', message: expect.stringMatching(/read-only transaction/) });
     const { rows } = await env.db.pool.query('SELECT count(*)::int AS n FROM orders');

@@ -76,7 +76,7 @@ describe('data.import', () => {
       maxBadRows: 1,
     });
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
     expect(job.attempts[0].error?.message).toMatch(/more than 1 bad rows/);
@@ -91,7 +91,7 @@ describe('data.import', () => {
       columns,
     });
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts[0].error?.message).toMatch(/outside the configured folder/);
   });
 

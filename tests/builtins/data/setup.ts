@@ -49,6 +49,7 @@ export async function runJob(runtime: Runtime, type: string, payload: unknown, o
   const { id } = await runtime.producer.submit({ type, payload, ...options });
   return waitFor(async () => {
     const job = await runtime.jobs.get(id);
-    return job.state === 'completed' || job.state === 'failed' ? job : undefined;
+    // Not 'failed': that is only the moment before a job moves to the DLQ.
+    return ['completed', 'dlq'].includes(job.state) ? job : undefined;
   }, 30_000);
 }

@@ -105,7 +105,7 @@ describe('email.send', () => {
     });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(2);
     expect(job.attempts[0].error?.name).not.toBe('PermanentError');
     expect(job.attempts[0].error?.message).toMatch(/ECONNREFUSED|connect/i);
@@ -118,7 +118,7 @@ describe('email.send', () => {
     const { id } = await rt.producer.submit({ type: 'email.send', payload: { to: 'ghost@unknown.test', subject: 'Hi', text: 'x' } });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
     expect(smtp.received).toHaveLength(0);

@@ -91,7 +91,7 @@ describe('notify.inapp', () => {
     const { id } = await rt.producer.submit({ type: 'notify.inapp', payload: { userId: 'u-5', title: 'Big', body: 'x'.repeat(500) } });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
     expect((await rt.inbox.list('u-5', { limit: 10 })).notifications).toHaveLength(0);

@@ -57,7 +57,7 @@ describe('api.sync', () => {
       broken = false;
       const resumed = await runJob(env.runtime, 'api.sync', { name: 'resume', url: `${api.url}/people`, database: 'main', table: 'people_resume' });
 
-      expect(failed.state).toBe('failed');
+      expect(failed.state).toBe('dlq');
       expect(resumed.result).toMatchObject({ from: 'p3', pages: 1, items: 1 });
       expect(api.requests.map((r) => r.path)).toEqual(['/people', '/people?cursor=p2', '/people?cursor=p3', '/people?cursor=p3']);
       const { rows } = await env.db.pool.query('SELECT count(*)::int AS n FROM people_resume');
@@ -147,7 +147,7 @@ describe('feed.ingest', () => {
         columns: { code: { type: 'text', required: true }, rate: { type: 'number', required: true } },
       });
 
-      expect(job.state).toBe('failed');
+      expect(job.state).toBe('dlq');
       expect(job.attempts).toHaveLength(1);
       expect(job.attempts[0].error?.message).toMatch(/1 bad rows.*rate: not a number/);
       expect((await env.db.pool.query('SELECT count(*)::int AS n FROM rates')).rows[0].n).toBe(0);

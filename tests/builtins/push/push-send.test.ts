@@ -66,7 +66,7 @@ describe('push.send: Web Push', () => {
     const { id } = await rt.producer.submit({ type: 'push.send', payload: { target: 'webpush', subscription, message: 'ping' } });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error).toMatchObject({ name: 'PermanentError' });
     expect(job.attempts[0].error?.message).toMatch(/subscription expired \(410\)/);
@@ -111,7 +111,7 @@ describe('push.send: FCM HTTP v1', () => {
     const { id } = await rt.producer.submit({ type: 'push.send', payload: { target: 'fcm', token: 'stale', data: { a: 'b' } } });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
     expect(job.attempts[0].error?.message).toMatch(/no longer registered/);

@@ -57,7 +57,7 @@ describe('report.excel', () => {
     });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(2);
     expect(job.attempts[0].error?.name).not.toBe('PermanentError');
   });
@@ -72,7 +72,7 @@ describe('report.excel', () => {
     });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
   });

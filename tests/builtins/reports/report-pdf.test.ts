@@ -84,7 +84,7 @@ describe('report.pdf', () => {
     });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
   });

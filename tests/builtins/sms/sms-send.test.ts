@@ -84,7 +84,7 @@ describe('sms.send', () => {
     const { id } = await rt.producer.submit({ type: 'sms.send', payload: { to: '+15005550001', body: 'hi' } });
     const job = await finished(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error).toMatchObject({ name: 'PermanentError' });
     expect(job.attempts[0].error?.message).toMatch(/21211/);

@@ -28,7 +28,7 @@ async function start() {
 async function settled(rt: Runtime, id: string) {
   return waitFor(async () => {
     const job = await rt.jobs.get(id);
-    return ['completed', 'failed'].includes(job.state) ? job : undefined;
+    return ['completed', 'dlq'].includes(job.state) ? job : undefined;
   });
 }
 
@@ -83,7 +83,7 @@ describe('webhook.deliver', () => {
     const { id } = await rt.producer.submit({ type: 'webhook.deliver', payload: { url: receiver.url, body: {} } });
     const job = await settled(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(receiver.received).toHaveLength(1);
     expect(job.attempts).toHaveLength(1);
     expect(job.attempts[0].error?.name).toBe('PermanentError');
@@ -99,7 +99,7 @@ describe('webhook.deliver', () => {
     const { id } = await rt.producer.submit({ type: 'webhook.deliver', payload: { url, body: {} }, retries: 2 });
     const job = await settled(rt, id);
 
-    expect(job.state).toBe('failed');
+    expect(job.state).toBe('dlq');
     expect(job.attempts).toHaveLength(3);
   });
 });
