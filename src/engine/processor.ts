@@ -13,7 +13,7 @@ import type { JobTypeEntry, Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { appendAttempt, beginAttempt, type RunningAttempt } from './attempts.ts';
 import type { Breakers } from './breakers.ts';
-import { mapPaths, type SecretBox } from './secrets.ts';
+import type { SecretBox } from './secrets.ts';
 import type { JobEvents } from './events.ts';
 import { serviceContext, type JobServices } from './job-services.ts';
 import { runFallback, type FallbackOutcome, type SubmitJob } from './fallbacks.ts';
@@ -23,9 +23,16 @@ import type { ParkedJobs } from './parked.ts';
 import type { PluginServices } from './services/plugin-services.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 import { invokeHandler, runBounded, type RunOptions } from './run-handler.ts';
-
-/** The hash field holding when the breaker first deferred the job (ms). */
-const DEFERRED_SINCE_FIELD = 'tm_deferred_since';
+import {
+  defer,
+  deferredFor,
+  downstreamOf,
+  lazyChild,
+  lostRecord,
+  parsePayload,
+  pluginOf,
+  readySince,
+} from './job-steps.ts';
 
 export interface ProcessorDeps {
   queue: string;
@@ -180,21 +187,6 @@ async function runLeased(
   }
 }
 
-/**
- * A child logger made on first use: most attempts log nothing, and a pino
- * child per job costs more than the no-op job itself.
- */
-function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let child: Logger | undefined;
-  const get = () => (child ??= parent.child(bindings));
-  return new Proxy({} as Logger, {
-    get: (_target, prop) => {
-      const value = Reflect.get(get(), prop);
-      return typeof value === 'function' ? value.bind(get()) : value;
-    },
-  });
-}
-
 interface FailedRun {
   entry: JobTypeEntry;
   job: Job<JobEnvelope>;
@@ -343,79 +335,12 @@ function fallbackResult(outcome: FallbackOutcome): unknown {
   return { fallback: outcome };
 }
 
-/** Puts the job back in the delayed set without counting an attempt. */
-async function defer(job: Job, token: string | undefined, delayMs: number): Promise<never> {
-  await job.moveToDelayed(Date.now() + delayMs, token);
-  throw new DelayedError();
-}
-
-/** How long the breaker has been deferring this job (0 the first time, which it notes). */
-async function deferredFor(redis: RedisClient, jobKey: string): Promise<number> {
-  const now = Date.now();
-  const [[, set], [, since]] = (await redis.multi().hsetnx(jobKey, DEFERRED_SINCE_FIELD, now).hget(jobKey, DEFERRED_SINCE_FIELD).exec()) as [unknown, unknown][];
-  return set === 1 ? 0 : now - Number(since);
-}
-
-function downstreamOf(entry: JobTypeEntry, payload: unknown, log: Logger): string | undefined {
-  try {
-    return entry.definition.downstream?.(payload) || undefined;
-  } catch (err) {
-    // A downstream function that throws must not fail the job: it runs without a breaker.
-    log.error({ err }, 'downstream() threw; running without a breaker');
-    return undefined;
-  }
-}
-
 function about(deps: ProcessorDeps, job: Job, attempt: number) {
   return { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
 }
 
 function maxAttempts(job: Job): number {
   return job.opts.attempts ?? 1;
-}
-
-/** When the job became ready to run: its delay's end, else its creation. */
-function readySince(job: Job): number {
-  return job.timestamp + (job.opts.delay ?? 0);
-}
-
-function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry, secrets: SecretBox | undefined): unknown {
-  const data = job.data as Partial<JobEnvelope> | undefined;
-  if (!data || typeof data !== 'object' || !('payload' in data)) {
-    throw new PermanentError('stored job data is not a TaskMaster envelope with a payload', { reason: 'invalid_payload' });
-  }
-
-  // Secret fields are decrypted here, in the worker, and nowhere else.
-  const paths = Array.isArray(data.secretPaths) ? data.secretPaths : [];
-  if (paths.length && !secrets) {
-    throw new PermanentError('the job has secret fields and this worker has no secrets.key', { reason: 'secret_unreadable' });
-  }
-  const payload = paths.length ? mapPaths(data.payload, paths, (v) => secrets!.open(v)) : data.payload;
-
-  const parsed = entry.definition.schema.safeParse(payload);
-  if (!parsed.success) {
-    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new PermanentError(`stored payload does not match the schema: ${where}`, { reason: 'invalid_payload' });
-  }
-  return parsed.data;
-}
-
-function pluginOf(entry: JobTypeEntry) {
-  return { plugin: entry.plugin.name, pluginVersion: entry.plugin.version, pluginHash: entry.plugin.hash };
-}
-
-function lostRecord(previous: RunningAttempt, lost: WorkerLostError): AttemptRecord {
-  return {
-    attempt: previous.attempt,
-    startedAt: previous.startedAt,
-    endedAt: Date.now(),
-    worker: previous.worker,
-    plugin: previous.plugin,
-    pluginVersion: previous.pluginVersion,
-    pluginHash: previous.pluginHash,
-    outcome: 'failed',
-    error: { name: lost.name, message: lost.message },
-  };
 }
 
 async function record(
