@@ -124,6 +124,15 @@ export class Producer {
     return 'issues' in prepared ? prepared.issues : [];
   }
 
+  /** The payload's own problems, reported beside bad options so one answer names every field. */
+  private payloadIssues(input: unknown, prefix: string): FieldIssue[] {
+    const { type, payload } = (typeof input === 'object' && input !== null ? input : {}) as { type?: unknown; payload?: unknown };
+    const entry = typeof type === 'string' ? this.registry.get(type) : undefined;
+    const result = entry?.definition.schema.safeParse(payload);
+    if (!result || result.success) return [];
+    return fieldIssues([prefix, 'payload'].filter(Boolean).join('.'), result.error.issues);
+  }
+
   private prepare(
     input: unknown,
     submittedBy: string | undefined,
@@ -132,7 +141,7 @@ export class Producer {
   ): PreparedJob | { issues: FieldIssue[] } {
     // 1. The envelope: known fields, right types.
     const parsed = jobSubmissionSchema.safeParse(input);
-    if (!parsed.success) return { issues: fieldIssues(prefix, parsed.error.issues) };
+    if (!parsed.success) return { issues: [...fieldIssues(prefix, parsed.error.issues), ...this.payloadIssues(input, prefix)] };
     const job: JobSubmission = parsed.data;
     const at = (field: string) => [prefix, field].filter(Boolean).join('.');
 

@@ -58,6 +58,14 @@ describe('POST /api/v1/jobs', () => {
     expect(fields).toEqual(['delayMs', 'priority', 'retries']);
   });
 
+  it('names bad options and bad payload fields in one answer', async () => {
+    const res = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 'two' }, retries: -1 });
+
+    expect(res.status).toBe(400);
+    const fields = res.body.error.details.map((d: { field: string }) => d.field).sort();
+    expect(fields).toEqual(['payload.failures', 'retries']);
+  });
+
   it('names payload fields that fail the job type schema', async () => {
     const res = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 'two' } });
 
