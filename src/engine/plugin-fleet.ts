@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Registry, ReloadReport, VersionStats } from '../plugins/index.ts';
 import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
-import { liveWorkers } from './heartbeat.ts';
+import { WORKER_STALE_MS } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
 
 /** How long the outcomes of one reload request stay readable. */
 const OUTCOME_TTL_MS = 60 * 60 * 1000;
 const POLL_MS = 50;
+/** How often a process tells the others it still answers reloads. */
+const PRESENCE_MS = 5000;
 
 /** What one process answered to a reload. */
 export interface ReloadOutcome {
@@ -56,6 +58,7 @@ export interface FleetDeps {
 export class PluginFleet {
   private subscriber?: RedisClient;
   private listeners: ((outcome: ReloadOutcome) => void)[] = [];
+  private presence?: NodeJS.Timeout;
   lastOutcome?: ReloadOutcome;
 
   constructor(private readonly deps: FleetDeps) {}
@@ -80,9 +83,22 @@ export class PluginFleet {
     });
     await subscriber.subscribe(keys.pluginReloads());
     this.subscriber = subscriber;
+
+    // Whoever asks for a reload waits for every process that answers them, API ones included.
+    const announce = () =>
+      this.deps.redis.zadd(keys.pluginReloaders(), Date.now(), this.deps.processId).catch(() => {
+        // Redis is away: the next announcement tries again.
+      });
+    await announce();
+    this.presence = setInterval(announce, PRESENCE_MS);
+    this.presence.unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.presence);
+    await this.deps.redis.zrem(this.deps.keys.pluginReloaders(), this.deps.processId).catch(() => {
+      // Leaving while Redis is away: the entry goes stale and is no longer waited for.
+    });
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }
@@ -146,9 +162,9 @@ export class PluginFleet {
 }
 
 /**
- * Asks every process to reload and waits until each live worker process
- * (and the processes named in `alsoWaitFor`) answered, or `timeoutMs` passed.
- * `missing` names the live workers that did not answer in time.
+ * Asks every process to reload and waits until each live process that answers
+ * reloads (workers and API alike, and those named in `alsoWaitFor`) answered,
+ * or `timeoutMs` passed. `missing` names those that did not answer in time.
  */
 export async function requestFleetReload(
   redis: RedisClient,
@@ -156,7 +172,10 @@ export async function requestFleetReload(
   options: { timeoutMs?: number; alsoWaitFor?: string[] } = {},
 ): Promise<{ requestId: string; outcomes: ReloadOutcome[]; missing: string[] }> {
   const requestId = randomBytes(8).toString('hex');
-  const expected = new Set([...(await liveWorkers(redis, keys)), ...(options.alsoWaitFor ?? [])]);
+  const now = Date.now();
+  await redis.zremrangebyscore(keys.pluginReloaders(), 0, now - 12 * WORKER_STALE_MS);
+  const live = await redis.zrangebyscore(keys.pluginReloaders(), now - WORKER_STALE_MS, '+inf');
+  const expected = new Set([...live, ...(options.alsoWaitFor ?? [])]);
   await redis.publish(keys.pluginReloads(), JSON.stringify({ requestId, at: Date.now() }));
 
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);

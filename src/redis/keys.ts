@@ -126,6 +126,11 @@ export class Keys {
     return `${this.prefix}:plugins:reloads`;
   }
 
+  /** Sorted set of the processes that answer reloads, by last sign of life (ms). */
+  pluginReloaders(): string {
+    return `${this.prefix}:plugins:reloaders`;
+  }
+
   /** Hash of process id to its JSON outcome of one reload request. */
   pluginReloadOutcomes(requestId: string): string {
     return `${this.prefix}:plugins:reload:${requestId}`;

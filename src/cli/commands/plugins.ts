@@ -4,7 +4,7 @@ import { createLogger, requestFleetReload, startRuntime, type ReloadOutcome } fr
 
 /**
  * `reload`: asks every TaskMaster process sharing this Redis to reload its
- * plugins, waits for each live worker to answer, and prints one line per
+ * plugins, waits for each live process to answer, and prints one line per
  * process. Exits 1 when a process rejected a plugin or did not answer.
  */
 export async function runReload(args: string[]): Promise<number> {

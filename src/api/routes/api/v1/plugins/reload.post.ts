@@ -7,7 +7,7 @@ import { httpError } from '../../../../http-error.ts';
 
 /**
  * Reloads the plugins of every process (admin scope) and answers once each
- * live worker process and this one reported: what each loaded, removed or
+ * live process (workers and API) reported: what each loaded, removed or
  * rejected, and the versions it serves now. `ok` is false when any process
  * rejected a plugin or did not answer in time; the versions before keep
  * serving there.
