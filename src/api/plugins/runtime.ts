@@ -38,7 +38,9 @@ export default defineNitroPlugin((nitroApp) => {
       await runtime.audit.record({ actor: 'system', action: 'key.create', target: 'generated-admin', details: { scopes: ['admin'] } });
     }
     const sessions = new SessionStore(runtime.redis, runtime.keys, config.dashboard.sessionTtlMs);
-    log.info('taskmaster api ready');
+    // Nitro prints "Listening on" when the socket opens; requests wait until this line.
+    const url = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${config.api.port}`;
+    log.info({ url, dashboard: `${url}/dashboard` }, 'taskmaster api ready');
     return { runtime, keys, sessions };
   })();
 
