@@ -133,33 +133,13 @@ export class KeyStore {
 
     const secret = newSecret();
     const record = newRecord({ name: 'generated-admin', scopes: ['admin'] }, 'first start');
-    const stored = await redisCall(this.redis.eval(
-      BOOTSTRAP_KEY,
-      4,
-      this.keys.apiKeys(),
-      this.keys.apiKeyIds(),
-      this.keys.apiKeyNames(),
-      this.keys.apiKeysBootstrap(),
-      hex(secret),
-      record.id,
-      record.name,
-      JSON.stringify(record),
-    ));
-    return stored === 1 ? secret : undefined;
+    const stored = await this.store(BOOTSTRAP_KEY, [this.keys.apiKeysBootstrap()], secret, record);
+    return stored ? secret : undefined;
   }
 
   /** The key a bearer token belongs to, or undefined. Reads Redis every time: no stale cache. */
   async find(token: string): Promise<ApiKey | undefined> {
-    const digest = sha256(token);
-    let found: ApiKey | undefined;
-    // Every configured key is compared, so the time taken does not tell which one matched.
-    for (const { hash, key } of this.configured) {
-      if (timingSafeEqual(digest, hash)) found = key;
-    }
-    if (found) return found;
-
-    const raw = await redisCall(this.redis.hget(this.keys.apiKeys(), digest.toString('hex')));
-    return raw ? (JSON.parse(raw) as ApiKey) : undefined;
+    return this.byDigest(sha256(token));
   }
 
   /** Makes a key; returns it in clear text (shown once) with its record. */
@@ -170,18 +150,7 @@ export class KeyStore {
 
     const secret = newSecret();
     const record = newRecord(input, createdBy);
-    const stored = await redisCall(this.redis.eval(
-      CREATE_KEY,
-      3,
-      this.keys.apiKeys(),
-      this.keys.apiKeyIds(),
-      this.keys.apiKeyNames(),
-      hex(secret),
-      record.id,
-      record.name,
-      JSON.stringify(record),
-    ));
-    if (stored !== 1) throw new KeyConflictError(`a key is already named ${input.name}`);
+    if (!(await this.store(CREATE_KEY, [], secret, record))) throw new KeyConflictError(`a key is already named ${input.name}`);
     return { key: secret, record };
   }
 
@@ -212,8 +181,19 @@ export class KeyStore {
    */
   async findByHash(hashHex: string): Promise<ApiKey | undefined> {
     const digest = Buffer.from(hashHex, 'hex');
-    if (digest.length !== 32) return undefined;
+    return digest.length === 32 ? this.byDigest(digest) : undefined;
+  }
+
+  /** Runs a script that stores a new key's record; true when it stored it. */
+  private async store(script: string, extraKeys: string[], secret: string, record: ApiKey): Promise<boolean> {
+    const keys = [this.keys.apiKeys(), this.keys.apiKeyIds(), this.keys.apiKeyNames(), ...extraKeys];
+    const stored = await redisCall(this.redis.eval(script, keys.length, ...keys, hex(secret), record.id, record.name, JSON.stringify(record)));
+    return stored === 1;
+  }
+
+  private async byDigest(digest: Buffer): Promise<ApiKey | undefined> {
     let found: ApiKey | undefined;
+    // Every configured key is compared, so the time taken does not tell which one matched.
     for (const { hash, key } of this.configured) {
       if (timingSafeEqual(digest, hash)) found = key;
     }
