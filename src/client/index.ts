@@ -40,6 +40,14 @@ export interface Job<P = unknown, R = unknown> {
   timestamps: { createdAt: number; startedAt?: number; finishedAt?: number };
 }
 
+/** The answer to a priority change. */
+export interface PriorityChange {
+  id: string;
+  from: Priority;
+  priority: Priority;
+  state: 'waiting' | 'delayed';
+}
+
 export interface JobType {
   type: string;
   plugin: string;
@@ -95,6 +103,14 @@ export class TaskMasterClient {
 
   getJob<P = unknown, R = unknown>(id: string): Promise<Job<P, R>> {
     return this.request('GET', `/api/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Changes a waiting or delayed job's priority class (admin scope); it
+   * applies at the job's next dispatch. A running or ended job gets 409.
+   */
+  changePriority(id: string, priority: Priority): Promise<PriorityChange> {
+    return this.request('PATCH', `/api/v1/jobs/${encodeURIComponent(id)}`, { priority });
   }
 
   async jobTypes(): Promise<JobType[]> {

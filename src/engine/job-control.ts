@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Job } from 'bullmq';
-import { queueOfJobId } from '../core/index.ts';
+import { bullPriority, queueOfJobId, type JobEnvelope, type Priority } from '../core/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
+import type { JobHistory } from './browse/history.ts';
 import type { DeadLetterFilter, DeadLetterQueue } from './dead-letter-queue.ts';
 import { ConflictError, fieldIssues, NotFoundError, ValidationError } from './errors.ts';
 import type { JobEvents } from './events.ts';
@@ -15,6 +16,15 @@ export interface CancelResult {
   id: string;
   /** `cancelled` at once for a waiting or delayed job; `active` while a running one is being stopped. */
   state: 'cancelled' | 'active';
+}
+
+export interface PriorityChange {
+  id: string;
+  /** The priority before the change. */
+  from: Priority;
+  priority: Priority;
+  /** `waiting` or `delayed`: the change applies when the job is next dispatched. */
+  state: 'waiting' | 'delayed';
 }
 
 export interface ReplayOptions {
@@ -53,7 +63,7 @@ declare module 'ioredis' {
   }
 }
 
-/** What operators do to jobs: cancel, retry, replay from the DLQ. */
+/** What operators do to jobs: cancel, change priority, retry, replay from the DLQ. */
 export class JobControl {
   constructor(
     private readonly redis: RedisClient,
@@ -64,6 +74,7 @@ export class JobControl {
     private readonly dlq: DeadLetterQueue,
     private readonly events: JobEvents,
     private readonly log: Logger,
+    private readonly history: JobHistory,
   ) {
     if (typeof (redis as any).tmMarkCancel !== 'function') {
       redis.defineCommand('tmMarkCancel', { numberOfKeys: 1, lua: MARK_CANCEL });
@@ -108,6 +119,34 @@ export class JobControl {
     // 3. Running: stop it where it runs.
     await this.redis.publish(this.keys.cancelChannel(), id);
     return { id, state: 'active' };
+  }
+
+  /**
+   * Changes the priority class of a waiting or delayed job; it applies at the
+   * job's next dispatch. 409 (`ConflictError`) for a job that is running or
+   * ended. The change is kept in the job's history.
+   */
+  async changePriority(id: string, priority: Priority, by?: string): Promise<PriorityChange> {
+    const queueName = this.queueOf(id);
+    const state = await this.stateOf(queueName, id);
+    if (state !== 'waiting' && state !== 'delayed') {
+      throw new ConflictError(`job ${id} is ${state}; only waiting or delayed jobs can change priority`, { state });
+    }
+    const job = await Job.fromId<JobEnvelope>(this.queues.get(queueName), id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+
+    const from = job.data?.priority ?? 'normal';
+    await job.updateData({ ...job.data, priority });
+    await job.changePriority({ priority: bullPriority(priority) });
+    await this.history.append(queueName, id, {
+      at: Date.now(),
+      kind: 'priority.changed',
+      by,
+      message: `priority changed from ${from} to ${priority}`,
+      details: { from, to: priority },
+    });
+    this.log.info({ queue: queueName, jobId: id, from, to: priority }, 'job priority changed');
+    return { id, from, priority, state };
   }
 
   /**

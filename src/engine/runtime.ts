@@ -81,7 +81,7 @@ export interface Runtime {
   services: PluginServices;
   /** The dead-letter queue: list, show, delete, purge. */
   dlq: DeadLetterQueue;
-  /** Cancel, retry and replay. */
+  /** Cancel, change priority, retry and replay. */
   control: JobControl;
   /** Circuit breakers by downstream. */
   breakers: Breakers;
@@ -193,7 +193,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const services = new PluginServices(config, redis, keys, producer, builtinHousekeeping(config, queues, files));
     cleanups.push(() => services.close());
     const dlq = new DeadLetterQueue(redis, keys, queueNames);
-    const control = new JobControl(redis, keys, queues, registry, producer, dlq, events, log);
+    const control = new JobControl(redis, keys, queues, registry, producer, dlq, events, log, history);
     const breakers = new Breakers(redis, keys, config.breakers, events, log);
     const settler = new Settler(redis, keys, queues, events, log);
     const retentionDeps = { config, redis, keys, queues, dlq, settler, log };
