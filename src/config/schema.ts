@@ -258,6 +258,13 @@ export const configSchema = z.object({
       drainTimeoutMs: z.number().int().min(0).default(30 * SECOND),
       /** How long a job whose type no plugin provides waits before it is looked at again. */
       missingHandlerRecheckMs: z.number().int().min(100).default(5 * SECOND),
+      /**
+       * The largest plugin version (its files, `node_modules` left out) whose
+       * files are kept in Redis, so that any process on any machine can roll
+       * back to it. A larger version is not kept there (a warning says so) and
+       * rolls back only where a local copy is kept under `dataDir`.
+       */
+      keepFilesMaxBytes: z.number().int().min(0).default(2 * 1024 * 1024),
     })
     .default({
       dirs: [],
@@ -268,6 +275,7 @@ export const configSchema = z.object({
       watchDebounceMs: 300,
       drainTimeoutMs: 30 * SECOND,
       missingHandlerRecheckMs: 5 * SECOND,
+      keepFilesMaxBytes: 2 * 1024 * 1024,
     }),
 
   outbound: z

@@ -4,6 +4,7 @@ import type { Registry, ReloadReport, VersionStats } from '../plugins/index.ts';
 import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
 import { WORKER_STALE_MS } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
+import { keepVersionFiles, restoreVersionHere, type KeptFiles } from './plugin-version-files.ts';
 
 /** How long the outcomes of one reload request stay readable. */
 const OUTCOME_TTL_MS = 60 * 60 * 1000;
@@ -37,6 +38,14 @@ export interface VersionRecord {
   entry: string;
   root: string;
   firstLoadedAt: number;
+  /** Whether its files are kept in Redis for a rollback from anywhere (absent in older records). */
+  files?: KeptFiles;
+}
+
+/** A rollback carried by a reload request: each process puts this version's files back first. */
+export interface RestoreRequest {
+  name: string;
+  hash: string;
 }
 
 export interface FleetDeps {
@@ -47,6 +56,8 @@ export interface FleetDeps {
   processId: string;
   role: string;
   log: Logger;
+  /** Versions whose files add up to more are not kept in Redis (`plugins.keepFilesMaxBytes`). */
+  keepFilesMaxBytes: number;
 }
 
 /**
@@ -73,13 +84,14 @@ export class PluginFleet {
     });
     subscriber.on('message', (_channel, message: string) => {
       let requestId: string;
+      let restore: RestoreRequest | undefined;
       try {
-        requestId = JSON.parse(message).requestId;
+        ({ requestId, restore } = JSON.parse(message));
       } catch {
         // Not a request of ours; nothing to answer.
         return;
       }
-      this.answer(requestId).catch((err) => log.error({ err, requestId }, 'cannot answer reload request'));
+      this.answer(requestId, restore).catch((err) => log.error({ err, requestId }, 'cannot answer reload request'));
     });
     await subscriber.subscribe(keys.pluginReloads());
     this.subscriber = subscriber;
@@ -131,13 +143,21 @@ export class PluginFleet {
     return outcome;
   }
 
-  /** Records in the history every version the registry serves now (each hash once). */
+  /**
+   * Records in the history every version the registry serves now (each hash
+   * once), with its files kept in Redis when they are small enough.
+   */
   async remember(report?: ReloadReport): Promise<void> {
-    const { redis, keys, registry } = this.deps;
+    const { redis, keys, registry, log } = this.deps;
     const names = new Set(report ? report.loaded.map((p) => p.name) : registry.plugins().map((p) => p.name));
     const writes: Promise<unknown>[] = [];
     for (const plugin of registry.plugins()) {
       if (!names.has(plugin.name)) continue;
+      if (await redis.hexists(keys.pluginHistory(plugin.name), plugin.hash)) continue;
+      const kept = await keepVersionFiles(redis, keys, plugin, this.deps.keepFilesMaxBytes);
+      if (kept.problem) {
+        log.warn({ plugin: plugin.name, version: plugin.version, hash: plugin.hash, reason: kept.problem }, 'plugin files not kept in Redis; rollback to this version works only where a local copy is kept');
+      }
       const record: VersionRecord = {
         name: plugin.name,
         version: plugin.version,
@@ -146,6 +166,7 @@ export class PluginFleet {
         entry: plugin.source.entry,
         root: plugin.source.root,
         firstLoadedAt: plugin.loadedAt,
+        files: { bytes: kept.bytes, inRedis: kept.inRedis },
       };
       // Separate commands, not one pipeline: on a cluster the two keys live in different slots.
       writes.push(redis.hsetnx(keys.pluginHistory(plugin.name), plugin.hash, JSON.stringify(record)));
@@ -154,10 +175,28 @@ export class PluginFleet {
     await Promise.all(writes);
   }
 
-  private async answer(requestId: string): Promise<void> {
+  private async answer(requestId: string, restore?: RestoreRequest): Promise<void> {
+    const restoreError = restore ? await this.restore(restore) : undefined;
     const outcome = await this.reloadHere(`request:${requestId}`);
+    if (restoreError) outcome.error = restoreError;
     const key = this.deps.keys.pluginReloadOutcomes(requestId);
     await this.deps.redis.multi().hset(key, this.deps.processId, JSON.stringify(outcome)).pexpire(key, OUTCOME_TTL_MS).exec();
+  }
+
+  /** Puts a version's files back on this machine; the error's message when it cannot. */
+  private async restore({ name, hash }: RestoreRequest): Promise<string | undefined> {
+    const { redis, keys, registry, log } = this.deps;
+    try {
+      const raw = await redis.hget(keys.pluginHistory(name), hash);
+      if (!raw) throw new Error(`plugin ${name} has no version with hash ${hash} in its history`);
+      const record = JSON.parse(raw) as VersionRecord;
+      const wrote = await restoreVersionHere(redis, keys, registry, name, hash, { entry: record.entry, root: record.root });
+      if (wrote) log.info({ plugin: name, version: record.version, hash }, 'plugin files restored for a rollback');
+      return undefined;
+    } catch (err) {
+      log.error({ err, plugin: name, hash }, 'cannot restore plugin files for a rollback');
+      return `cannot restore ${name} ${hash}: ${(err as Error).message}`;
+    }
   }
 }
 
@@ -165,18 +204,19 @@ export class PluginFleet {
  * Asks every process to reload and waits until each live process that answers
  * reloads (workers and API alike, and those named in `alsoWaitFor`) answered,
  * or `timeoutMs` passed. `missing` names those that did not answer in time.
+ * With `restore`, each process first puts that version's files back (a rollback).
  */
 export async function requestFleetReload(
   redis: RedisClient,
   keys: Keys,
-  options: { timeoutMs?: number; alsoWaitFor?: string[] } = {},
+  options: { timeoutMs?: number; alsoWaitFor?: string[]; restore?: RestoreRequest } = {},
 ): Promise<{ requestId: string; outcomes: ReloadOutcome[]; missing: string[] }> {
   const requestId = randomBytes(8).toString('hex');
   const now = Date.now();
   await redis.zremrangebyscore(keys.pluginReloaders(), 0, now - 12 * WORKER_STALE_MS);
   const live = await redis.zrangebyscore(keys.pluginReloaders(), now - WORKER_STALE_MS, '+inf');
   const expected = new Set([...live, ...(options.alsoWaitFor ?? [])]);
-  await redis.publish(keys.pluginReloads(), JSON.stringify({ requestId, at: Date.now() }));
+  await redis.publish(keys.pluginReloads(), JSON.stringify({ requestId, at: Date.now(), restore: options.restore }));
 
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const key = keys.pluginReloadOutcomes(requestId);

@@ -203,7 +203,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const processId = newWorkerId();
     let fleet: PluginFleet | undefined;
     if (!options.oneShot) {
-      fleet = new PluginFleet({ redis, redisUrl, keys, registry, processId, role: options.workers ? 'worker' : 'api', log });
+      fleet = new PluginFleet({
+        redis,
+        redisUrl,
+        keys,
+        registry,
+        processId,
+        role: options.workers ? 'worker' : 'api',
+        log,
+        keepFilesMaxBytes: config.plugins.keepFilesMaxBytes,
+      });
       await fleet.start();
       cleanups.push(() => fleet!.stop());
       await fleet.remember().catch((err) => log.warn({ err }, 'cannot record plugin history'));

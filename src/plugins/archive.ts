@@ -1,5 +1,5 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 import type { PluginSource } from './discover.ts';
 
 /**
@@ -71,6 +71,54 @@ export class PluginArchive {
       rmSync(join(source.root, entry), { recursive: true, force: true });
     }
     cpSync(kept, source.root, { recursive: true, filter: (from) => copied(kept, from) });
+  }
+}
+
+/**
+ * A version's files by path relative to its root (a single-file plugin: its
+ * file name), `node_modules` and dot files left out — the files its hash covers.
+ */
+export function readVersionFiles(root: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  if (statSync(root).isFile()) {
+    files.set(basename(root), readFileSync(root));
+    return files;
+  }
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) files.set(relative(root, path), readFileSync(path));
+    }
+  };
+  walk(root);
+  return files;
+}
+
+/**
+ * Puts files read by `readVersionFiles` in place of a plugin's current ones:
+ * a single-file plugin's file is overwritten; a folder loses every file but
+ * its `node_modules` and dot files, then gets the version's.
+ */
+export function writeVersionFiles(files: Map<string, Buffer>, source: PluginSource): void {
+  const single = existsSync(source.root) ? statSync(source.root).isFile() : source.root === source.entry;
+  if (single) {
+    const content = files.get(basename(source.root)) ?? (files.size === 1 ? [...files.values()][0] : undefined);
+    if (!content) throw new Error(`the kept files hold no ${basename(source.root)}`);
+    writeFileSync(source.root, content);
+    return;
+  }
+  mkdirSync(source.root, { recursive: true });
+  for (const entry of readdirSync(source.root)) {
+    if (entry === 'node_modules' || entry.startsWith('.')) continue;
+    rmSync(join(source.root, entry), { recursive: true, force: true });
+  }
+  for (const [path, content] of files) {
+    const target = join(source.root, path);
+    if (relative(source.root, target).startsWith('..')) throw new Error(`kept file ${path} lies outside the plugin`);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, content);
   }
 }
 

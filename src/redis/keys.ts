@@ -141,6 +141,11 @@ export class Keys {
     return `${this.prefix}:plugins:history:${name}`;
   }
 
+  /** Hash of relative path to content: the files of one plugin version, for rollbacks anywhere. */
+  pluginFiles(name: string, hash: string): string {
+    return `${this.prefix}:plugins:files:${name}:${hash}`;
+  }
+
   /** Set of the names of plugins with a history. */
   pluginNames(): string {
     return `${this.prefix}:plugins:names`;
