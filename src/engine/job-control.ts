@@ -27,6 +27,14 @@ export interface PriorityChange {
   state: 'waiting' | 'delayed';
 }
 
+export interface PromoteResult {
+  id: string;
+  /** `waiting`: it runs as soon as a worker is free. */
+  state: 'waiting';
+  /** When it was due before it was promoted, ms since the epoch. */
+  wasDueAt: number;
+}
+
 export interface ReplayOptions {
   /** A corrected payload, checked against the job type's schema. */
   payload?: unknown;
@@ -56,6 +64,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
+
+/** BullMQ's error code for a job that is not in the state a script expects. */
+const JOB_NOT_IN_STATE = -3;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -147,6 +158,50 @@ export class JobControl {
     });
     this.log.info({ queue: queueName, jobId: id, from, to: priority }, 'job priority changed');
     return { id, from, priority, state };
+  }
+
+  /**
+   * Runs a delayed job now: BullMQ moves it from the delayed set to the
+   * ready list in one script, so a job that stopped being delayed meanwhile
+   * (it came due, was cancelled) is refused with a conflict, never run twice.
+   * A history entry records who did it and when it was due.
+   */
+  async promote(id: string, by?: string): Promise<PromoteResult> {
+    const queueName = this.queueOf(id);
+    const job = await Job.fromId(this.queues.get(queueName), id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+
+    // 1. Move it; BullMQ's script refuses (code -3) a job not in the delayed set.
+    const notDelayed = async () => {
+      const state = await this.stateOf(queueName, id);
+      return new ConflictError(`job ${id} is ${state}; only delayed jobs can be promoted`, { state });
+    };
+    if ((await job.getState()) !== 'delayed') throw await notDelayed();
+    const moved = await job.promote().then(
+      () => true,
+      (err: Error) => {
+        // A job that left the delayed set between the read and the move.
+        if ((err as Error & { code?: number }).code === JOB_NOT_IN_STATE) return false;
+        throw err;
+      },
+    );
+    if (!moved) throw await notDelayed();
+
+    // 2. The record: the audit log is the caller's; the history is the job's.
+    const wasDueAt = job.timestamp + (job.opts.delay ?? 0);
+    const entry = {
+      at: Date.now(),
+      kind: 'promoted',
+      by,
+      message: `promoted: runs now instead of at ${new Date(wasDueAt).toISOString()}`,
+      details: { wasDueAt },
+    };
+    // The job already moved: a lost history line must not turn that into an error.
+    await this.history
+      .append(queueName, id, entry)
+      .catch((err) => this.log.warn({ err, jobId: id }, 'cannot record the promotion in the job history'));
+    this.log.info({ queue: queueName, jobId: id, type: job.name, by }, 'delayed job promoted');
+    return { id, state: 'waiting', wasDueAt };
   }
 
   /**

@@ -7,6 +7,9 @@ import { useContext } from '../../../../../context.ts';
 /** Audit entries of one job read for its timeline; older ones are left out. */
 const AUDIT_ENTRIES = 100;
 
+/** Actions that also write a line in the job's own history, shown once from there. */
+const IN_JOB_HISTORY = new Set(['job.promote']);
+
 /**
  * A job's timeline: submitted, queued, each attempt, retries scheduled, what
  * the engine did with it (its history list), every action taken on it (from
@@ -22,13 +25,15 @@ export default defineEventHandler(async (event) => {
     runtime.history.read(queueOfJobId(id)!, id),
     runtime.audit.list({ jobId: id, since: job.timestamps.createdAt, limit: AUDIT_ENTRIES }),
   ]);
-  const actions: HistoryEntry[] = audit.entries.map((entry) => ({
-    at: entry.at,
-    kind: entry.action,
-    by: entry.actor,
-    message: describe(entry.action, entry.details),
-    details: entry.details,
-  }));
+  const actions: HistoryEntry[] = audit.entries
+    .filter((entry) => !IN_JOB_HISTORY.has(entry.action))
+    .map((entry) => ({
+      at: entry.at,
+      kind: entry.action,
+      by: entry.actor,
+      message: describe(entry.action, entry.details),
+      details: entry.details,
+    }));
   return { id, timeline: buildTimeline(job, [...history, ...actions]) };
 });
 
