@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { launchBrowser, logIn, screenshot } from '../helpers/browser.ts';
 import { startDashboardServer } from '../helpers/dashboard.ts';
-import { ADMIN_KEY, api, ROOT, type TestServer } from '../helpers/server.ts';
+import { ADMIN_KEY, api, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/runtime.ts';
 
 let server: TestServer;
@@ -13,7 +11,6 @@ let context: BrowserContext;
 let page: Page;
 
 beforeAll(async () => {
-  if (!hasDlqRoutes) return;
   [server, browser] = await Promise.all([startDashboardServer(inject('redisUrl')), launchBrowser()]);
 });
 afterAll(async () => {
@@ -21,7 +18,6 @@ afterAll(async () => {
   await server?.stop();
 });
 beforeEach(async () => {
-  if (!hasDlqRoutes) return;
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
   // Every action asks first; the tests say yes.
@@ -48,11 +44,7 @@ async function timelineKinds(): Promise<string[]> {
   return page.locator('[data-testid=timeline] li strong').allTextContents();
 }
 
-// The retry and DLQ routes come with the DLQ work (issue 4); these tests run
-// as soon as those routes are part of the build.
-const hasDlqRoutes = existsSync(resolve(ROOT, 'src/api/routes/api/v1/dlq'));
-
-describe.skipIf(!hasDlqRoutes)('dashboard actions in Chromium', () => {
+describe('dashboard actions in Chromium', () => {
   it('retries a failed job, and the retry runs and is in the audit trail', async () => {
     const { body } = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 1 }, retries: 0 });
     await stateOf(body.id, ['dlq', 'failed']);
@@ -88,5 +80,40 @@ describe.skipIf(!hasDlqRoutes)('dashboard actions in Chromium', () => {
     expect(replayed.payload).toEqual({ failures: 0, permanent: false });
     await openJob(replayedAs);
     expect(await timelineKinds()).toContain('dlq.replay');
+  });
+
+  it('fits the DLQ page, with long ids, errors and an open editor, into 1280 px', async () => {
+    const long = `${'SMTP 550 mailbox unavailable; '.repeat(20)}${'x'.repeat(300)}`;
+    const tenant = `tenant-${'w'.repeat(60)}`;
+    const { body } = await api(server, 'POST', '/api/v1/jobs', { type: 'markup.fail', payload: { message: long }, tenant });
+    await stateOf(body.id, ['dlq']);
+    const entry = (await api(server, 'GET', `/api/v1/dlq?tenant=${tenant}`)).body.entries[0];
+    await api(server, 'POST', `/api/v1/dlq/${entry.id}/replay`, {});
+    await api(server, 'POST', `/api/v1/dlq/${entry.id}/replay`, { again: true });
+
+    await page.goto(`${server.url}/dashboard/#/dlq`);
+    await page.click(`[data-testid="edit-${body.id}"]`);
+    await page.waitForSelector('[data-testid=replay-payload]');
+    await page.waitForFunction((id) => document.querySelector(`[data-entry="${id}"]`)!.textContent!.includes('.r'), entry.id);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    await screenshot(page, 'dlq-1280');
+    expect(width).toBeLessThanOrEqual(1280);
+  });
+
+  it('runs a delayed job now from its page, and the timeline says who did it', async () => {
+    const { body } = await api(server, 'POST', '/api/v1/jobs', { type: 'test.noop', payload: {}, delayMs: 3_600_000 });
+    await stateOf(body.id, ['delayed']);
+
+    await openJob(body.id);
+    await page.click('[data-testid=promote]');
+    await page.waitForSelector('[data-testid=notice]:text("Promoted")');
+    await stateOf(body.id, ['completed']);
+
+    await openJob(body.id);
+    await page.waitForFunction(() => document.querySelector('[data-testid=job-state]')!.textContent === 'completed');
+    const promoted = page.locator('[data-testid=timeline] li', { hasText: 'promoted' });
+    expect(await promoted.textContent()).toContain('by test-admin');
+    expect(await timelineKinds()).toEqual(['submitted', 'delayed', 'promoted', 'attempt.started', 'attempt.completed', 'completed']);
+    await screenshot(page, 'job-promoted');
   });
 });

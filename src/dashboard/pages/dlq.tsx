@@ -92,7 +92,17 @@ export function DlqPage({ params, admin }: { params: URLSearchParams; admin: boo
         </div>
       )}
       {page && (
-        <table data-testid="dlq">
+        <table data-testid="dlq" class="dlq">
+          <colgroup>
+            <col class="w-id" />
+            <col class="w-type" />
+            <col class="w-tenant" />
+            <col class="w-time" />
+            <col class="w-reason" />
+            <col />
+            <col class="w-id" />
+            <col class="w-action" />
+          </colgroup>
           <thead>
             <tr>
               <th>job</th>
@@ -115,7 +125,9 @@ export function DlqPage({ params, admin }: { params: URLSearchParams; admin: boo
                 <td>{e.tenant ?? '–'}</td>
                 <td>{time(e.endedAt)}</td>
                 <td>{e.reason}</td>
-                <td class="clip">{e.error ?? ''}</td>
+                <td class="clip" title={e.error ?? ''}>
+                  {e.error ?? ''}
+                </td>
                 <td>
                   {e.replays.map((r) => (
                     <a key={r.jobId} href={href(`/jobs/${encodeURIComponent(r.jobId)}`)}>
