@@ -206,6 +206,14 @@ export class Keys {
     return `${this.prefix}:breaker:{${downstream}}`;
   }
 
+  /**
+   * Sorted set of downstream names (as in `breaker`) by the last time a
+   * result was counted for them (ms): the index that lists every breaker.
+   */
+  breakerIndex(): string {
+    return `${this.prefix}:breakers`;
+  }
+
   /** Held by the process running this interval's retention pass. */
   retentionLock(): string {
     return `${this.prefix}:retention:lock`;

@@ -8,11 +8,38 @@ interface ScheduleView {
   state?: { lastSlot?: number; lastJobId?: string; runs?: number };
 }
 
-interface WorkerPlugins {
-  processes?: { id: string; host?: string; pid?: number; queues?: string[]; plugins: { name: string; version: string; hash?: string }[] }[];
+interface Rejection {
+  entry: string;
+  hash?: string;
+  problems: string[];
+  at: number;
 }
 
-/** Plugins and versions per worker process, schedules with their next runs, circuit breakers. */
+interface WorkerPlugins {
+  processes?: {
+    id: string;
+    host?: string;
+    pid?: number;
+    queues?: string[];
+    plugins: { name: string; version: string; hash?: string }[];
+    rejected?: Rejection[];
+  }[];
+}
+
+interface BreakerView {
+  downstream: string;
+  state: 'closed' | 'open' | 'half-open';
+  failures: number;
+  requests: number;
+  since?: number;
+  probeFrom?: number;
+  lastSeenAt: number;
+}
+
+/**
+ * Plugins and versions per worker process (and the plugin sources each
+ * refused, with why), schedules with their next runs, circuit breakers.
+ */
 export function SystemPage() {
   return (
     <section>
@@ -27,6 +54,7 @@ export function SystemPage() {
                 <th>process</th>
                 <th>queues</th>
                 <th>plugins</th>
+                <th>rejected</th>
               </tr>
             </thead>
             <tbody>
@@ -35,6 +63,17 @@ export function SystemPage() {
                   <td>{w.id}</td>
                   <td>{(w.queues ?? []).join(', ')}</td>
                   <td>{w.plugins.map((p) => `${p.name}@${p.version}${p.hash ? ` (${p.hash.slice(0, 8)})` : ''}`).join(', ')}</td>
+                  <td data-testid="rejected">
+                    {(w.rejected ?? []).length === 0 && <span class="muted">none</span>}
+                    {(w.rejected ?? []).map((r) => (
+                      <div class="rejected" key={`${r.entry}-${r.hash ?? ''}`}>
+                        <strong>{r.entry}</strong>
+                        {r.hash && <span class="muted"> ({r.hash.slice(0, 8)})</span>}
+                        <span class="muted"> at {time(r.at)}</span>
+                        <pre class="error">{r.problems.join('\n')}</pre>
+                      </div>
+                    ))}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -73,31 +112,45 @@ export function SystemPage() {
       />
 
       <h1>Circuit breakers</h1>
-      <Remote<{ breakers?: { downstream: string; state: string; failures?: number; openedAt?: number | null }[] }>
+      <Remote<{ breakers: BreakerView[] }>
         path="/api/v1/breakers"
         refreshMs={5_000}
-        render={(data) => (
-          <table data-testid="breakers">
-            <thead>
-              <tr>
-                <th>downstream</th>
-                <th>state</th>
-                <th>failures</th>
-                <th>opened</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(data.breakers ?? []).map((b) => (
-                <tr key={b.downstream}>
-                  <td>{b.downstream}</td>
-                  <td>{b.state}</td>
-                  <td>{b.failures ?? '–'}</td>
-                  <td>{time(b.openedAt ?? undefined)}</td>
+        render={(data) =>
+          data.breakers.length === 0 ? (
+            <p class="muted" data-testid="no-breakers">
+              No job has named a downstream in the last 24 hours.
+            </p>
+          ) : (
+            <table data-testid="breakers">
+              <thead>
+                <tr>
+                  <th>downstream</th>
+                  <th>state</th>
+                  <th>since</th>
+                  <th>failures / results in window</th>
+                  <th>probes from</th>
+                  <th>last result</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+              </thead>
+              <tbody>
+                {data.breakers.map((b) => (
+                  <tr key={b.downstream} data-breaker={b.downstream}>
+                    <td>{b.downstream}</td>
+                    <td>
+                      <span class={`state breaker-${b.state}`}>{b.state}</span>
+                    </td>
+                    <td>{b.since ? time(b.since) : 'not opened in 24 h'}</td>
+                    <td>
+                      {b.failures} / {b.requests}
+                    </td>
+                    <td>{b.state === 'open' ? time(b.probeFrom) : '–'}</td>
+                    <td>{time(b.lastSeenAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
       />
     </section>
   );
