@@ -23,9 +23,18 @@ export interface WindowSummary {
   runMs: Percentiles;
 }
 
+export interface TypeDepth {
+  waiting: number;
+  delayed: number;
+  active: number;
+  dlq: number;
+}
+
 export interface QueueMetrics {
   queue: string;
   depth: Record<string, number>;
+  /** Per job type; states in `estimated` were scaled from a sample. */
+  depthByType?: { types: Record<string, TypeDepth>; estimated: string[]; readAt: number };
   window: WindowSummary;
   lastMinute: WindowSummary;
   types: ({ type: string } & WindowSummary)[];

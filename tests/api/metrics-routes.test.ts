@@ -26,6 +26,8 @@ beforeAll(async () => {
       { type: 'test.sleep', payload: { ms: 10 } },
       { type: 'test.sleep', payload: { ms: 10 } },
       { type: 'test.flaky', payload: { failures: 5, permanent: true } },
+      { type: 'test.noop', payload: {}, delayMs: 3_600_000 },
+      { type: 'test.noop', payload: {}, delayMs: 3_600_000 },
     ],
   });
   await waitFor(async () => {
@@ -56,12 +58,31 @@ describe('metrics routes', () => {
     expect(queue.series.t).toHaveLength(144);
   });
 
+  it('returns the depth of each job type, DLQ included', async () => {
+    const byType = await waitFor(async () => {
+      const { body } = await api(server, 'GET', '/api/v1/metrics');
+      const depth = body.queues[0].depthByType;
+      return depth.types['test.flaky']?.dlq === 1 ? depth : undefined;
+    });
+
+    expect(byType.estimated).toEqual([]);
+    expect(byType.types).toEqual({
+      'test.flaky': { waiting: 0, delayed: 0, active: 0, dlq: 1 },
+      'test.noop': { waiting: 0, delayed: 2, active: 0, dlq: 0 },
+    });
+    const only = await api(server, 'GET', '/api/v1/metrics?type=test.noop');
+    expect(Object.keys(only.body.queues[0].depthByType.types)).toEqual(['test.noop']);
+  });
+
   it('serves Prometheus counters, gauges and histograms', async () => {
     const text = await scrape();
 
     expect(text).toContain('taskmaster_jobs_completed_total{queue="default",type="test.sleep"} 2');
     expect(text).toContain('taskmaster_jobs_failed_total{queue="default",type="test.flaky"} 1');
     expect(text).toContain('taskmaster_queue_jobs{queue="default",state="failed"} 1');
+    expect(text).toContain('taskmaster_queue_jobs{queue="default",state="dlq"} 1');
+    expect(text).toContain('taskmaster_job_type_jobs{queue="default",type="test.noop",state="delayed"} 2');
+    expect(text).toContain('taskmaster_job_type_jobs{queue="default",type="test.flaky",state="dlq"} 1');
     expect(text).toMatch(/taskmaster_job_run_seconds_bucket\{queue="default",type="test.sleep",le="\+Inf"\} 2/);
     expect(text).toMatch(/taskmaster_job_run_seconds_count\{queue="default",type="test.sleep"\} 2/);
   });

@@ -61,6 +61,19 @@ describe('dashboard in Chromium', () => {
     await screenshot(page, 'overview');
   });
 
+  it('shows DLQ depth per queue and per job type on the overview', async () => {
+    const { body } = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 9, permanent: true }, tenant: 'dlq-depth' });
+    await finished(body.id);
+    const { body: metrics } = await api(server, 'GET', '/api/v1/metrics');
+    const dlq = metrics.queues.find((q: any) => q.queue === 'default').depth.dlq;
+    expect(dlq).toBeGreaterThanOrEqual(1);
+
+    await logIn(page, server.url, READ_KEY);
+    await page.waitForFunction((n) => document.querySelector('[data-testid=default-dlq]')?.textContent === String(n), dlq);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="default/test.flaky-dlq"]')?.textContent) >= 1);
+    await screenshot(page, 'overview-dlq');
+  });
+
   it('lists jobs and opens one with its timeline', async () => {
     const { body } = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 1 }, tenant: 'acme' });
     await finished(body.id);

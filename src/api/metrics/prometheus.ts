@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { BUCKET_BOUNDS_MS, splitSeriesId, type MetricCell, type MetricsReader } from '../../engine/index.ts';
+import { BUCKET_BOUNDS_MS, SAMPLE_SIZE, splitSeriesId, type MetricCell, type MetricsReader } from '../../engine/index.ts';
 
 /** This process's own figures (memory, event loop, GC), collected once per process. */
 const processRegistry = new Registry();
@@ -16,7 +16,7 @@ for (const metric of processRegistry.getMetricsAsArray()) {
  * and histograms, so `rate()` and `histogram_quantile()` work across processes.
  */
 export async function prometheusText(metrics: MetricsReader): Promise<{ contentType: string; body: string }> {
-  const [depths, totals] = await Promise.all([metrics.depths(), metrics.totals()]);
+  const [depths, byType, totals] = await Promise.all([metrics.depths(), metrics.depthsByType(), metrics.totals()]);
   const registry = new Registry();
 
   // 1. Depth, per queue and state.
@@ -28,6 +28,19 @@ export async function prometheusText(metrics: MetricsReader): Promise<{ contentT
   });
   for (const [queue, counts] of Object.entries(depths)) {
     for (const [state, value] of Object.entries(counts)) depth.set({ queue, state }, value);
+  }
+
+  // 1b. Depth per job type: exact up to SAMPLE_SIZE jobs in a state, scaled from a sample above.
+  const typeDepth = new Gauge({
+    name: 'taskmaster_job_type_jobs',
+    help: `Jobs of one job type in a queue, by state (waiting, delayed, active, dlq); above ${SAMPLE_SIZE} jobs in a state, scaled from a sample.`,
+    labelNames: ['queue', 'type', 'state'],
+    registers: [registry],
+  });
+  for (const [queue, { types }] of Object.entries(byType)) {
+    for (const [type, counts] of Object.entries(types)) {
+      for (const [state, value] of Object.entries(counts)) typeDepth.set({ queue, type, state }, value);
+    }
   }
 
   // 2. Counters from the totals every worker process adds into.

@@ -73,6 +73,28 @@ export function OverviewPage() {
         </tbody>
       </table>
 
+      <h2>Depth by job type</h2>
+      <table data-testid="type-depth">
+        <thead>
+          <tr>
+            <th>queue</th>
+            <th>job type</th>
+            <th>waiting</th>
+            <th>delayed</th>
+            <th>active</th>
+            <th>DLQ</th>
+          </tr>
+        </thead>
+        <tbody>
+          {live.queues.map((q) => (
+            <TypeRows key={q.queue} q={q} />
+          ))}
+        </tbody>
+      </table>
+      {live.queues.some((q) => q.depthByType?.estimated.length) && (
+        <p class="muted">≈ scaled from a sample of 1,000 jobs: that state holds more than that.</p>
+      )}
+
       <div class="toolbar">
         <button type="button" class={range === HOUR ? 'on' : ''} onClick={() => setRange(HOUR)}>
           Last hour
@@ -105,6 +127,34 @@ export function OverviewPage() {
   );
 }
 
+function TypeRows({ q }: { q: QueueMetrics }) {
+  const depth = q.depthByType;
+  if (!depth) return null;
+  const shown = (state: 'waiting' | 'delayed' | 'active' | 'dlq', value: number) => `${depth.estimated.includes(state) ? '≈ ' : ''}${count(value)}`;
+  return (
+    <>
+      {Object.entries(depth.types)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([type, d]) => (
+          <tr key={`${q.queue}-${type}`} data-type={`${q.queue}/${type}`}>
+            <td>{q.queue}</td>
+            <td>
+              <a href={href('/jobs', { queue: q.queue, type })}>{type}</a>
+            </td>
+            <td>{shown('waiting', d.waiting)}</td>
+            <td>{shown('delayed', d.delayed)}</td>
+            <td>{shown('active', d.active)}</td>
+            <td>
+              <a href={href('/dlq', { queue: q.queue, type })} data-testid={`${q.queue}/${type}-dlq`}>
+                {shown('dlq', d.dlq)}
+              </a>
+            </td>
+          </tr>
+        ))}
+    </>
+  );
+}
+
 function QueueRow({ q }: { q: QueueMetrics }) {
   const link = (state: string, value: number | undefined) => (
     <a href={href('/jobs', { queue: q.queue, state })} data-testid={`${q.queue}-${state}`}>
@@ -119,7 +169,9 @@ function QueueRow({ q }: { q: QueueMetrics }) {
       <td>{link('active', q.depth.active)}</td>
       <td>{link('failed', q.depth.failed)}</td>
       <td>
-        <a href={href('/dlq', { queue: q.queue })}>{count(q.depth.dlq)}</a>
+        <a href={href('/dlq', { queue: q.queue })} data-testid={`${q.queue}-dlq`}>
+          {count(q.depth.dlq)}
+        </a>
       </td>
       <td>{rate(q.lastMinute.perMinute)}</td>
       <td data-testid={`${q.queue}-completed`}>{count(q.window.completed)}</td>

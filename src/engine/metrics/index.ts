@@ -5,6 +5,7 @@ import { queueDepths, type QueueDepth } from './depth.ts';
 import { MetricsStore } from './reader.ts';
 import { defaultStepMs, throughput, type ThroughputSummary } from './snapshot.ts';
 import type { MetricCell } from './cells.ts';
+import { TypeDepthReader, type QueueTypeDepths } from './type-depth.ts';
 
 export * from './histogram.ts';
 export * from './cells.ts';
@@ -12,6 +13,7 @@ export * from './recorder.ts';
 export * from './reader.ts';
 export * from './snapshot.ts';
 export * from './depth.ts';
+export * from './type-depth.ts';
 
 export interface MetricsQuery {
   /** How far back, ms (default one hour, at most the retention). */
@@ -29,16 +31,18 @@ export interface MetricsSnapshot {
   generatedAt: number;
   rangeMs: number;
   stepMs: number;
-  queues: ({ depth: QueueDepth } & ThroughputSummary)[];
+  queues: ({ depth: QueueDepth; depthByType: QueueTypeDepths } & ThroughputSummary)[];
 }
 
 /**
- * Metrics as readers see them: depth counted from BullMQ's state lists, and
- * throughput and latency from the per-minute hashes every worker process
- * adds into (see MetricsRecorder).
+ * Metrics as readers see them: depth counted from BullMQ's state lists (per
+ * job type from a bounded read, see TypeDepthReader), and throughput and
+ * latency from the per-minute hashes every worker process adds into (see
+ * MetricsRecorder).
  */
 export class MetricsReader {
   readonly store: MetricsStore;
+  private readonly typeDepth: TypeDepthReader;
 
   constructor(
     private readonly redis: RedisClient,
@@ -47,6 +51,7 @@ export class MetricsReader {
     private readonly retentionMs: number,
   ) {
     this.store = new MetricsStore(redis, keys, retentionMs);
+    this.typeDepth = new TypeDepthReader(redis, keys);
   }
 
   get queueNames(): readonly string[] {
@@ -58,15 +63,16 @@ export class MetricsReader {
     const stepMs = Math.max(query.stepMs ?? defaultStepMs(rangeMs), 60_000);
     const names = query.queues?.length ? this.queues.names.filter((q) => query.queues!.includes(q)) : this.queues.names;
 
-    const [depths, flows] = await Promise.all([
+    const [depths, byType, flows] = await Promise.all([
       queueDepths(this.queues, names, this.redis, this.keys),
+      this.typeDepth.read(names),
       throughput(this.store, { rangeMs, stepMs, queues: names, type: query.type }),
     ]);
     return {
       generatedAt: Date.now(),
       rangeMs,
       stepMs,
-      queues: flows.map((flow) => ({ ...flow, depth: depths[flow.queue] })),
+      queues: flows.map((flow) => ({ ...flow, depth: depths[flow.queue], depthByType: onlyType(byType[flow.queue], query.type) })),
     };
   }
 
@@ -74,7 +80,17 @@ export class MetricsReader {
     return queueDepths(this.queues, this.queues.names, this.redis, this.keys);
   }
 
+  /** Waiting, delayed, active and DLQ jobs of each queue per job type. */
+  async depthsByType(): Promise<Record<string, QueueTypeDepths>> {
+    return this.typeDepth.read(this.queues.names);
+  }
+
   async totals(): Promise<Map<string, MetricCell>> {
     return this.store.totals();
   }
+}
+
+function onlyType(depths: QueueTypeDepths, type: string | undefined): QueueTypeDepths {
+  if (type === undefined) return depths;
+  return { ...depths, types: depths.types[type] ? { [type]: depths.types[type] } : {} };
 }
