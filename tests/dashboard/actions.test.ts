@@ -116,4 +116,28 @@ describe('dashboard actions in Chromium', () => {
     expect(await timelineKinds()).toEqual(['submitted', 'delayed', 'promoted', 'attempt.started', 'attempt.completed', 'completed']);
     await screenshot(page, 'job-promoted');
   });
+
+  it('changes a delayed job priority from its page after asking, and the page and timeline show it', async () => {
+    const { body } = await api(server, 'POST', '/api/v1/jobs', { type: 'test.noop', payload: {}, delayMs: 3_600_000, priority: 'low' });
+    const asked: string[] = [];
+    page.on('dialog', (dialog) => void asked.push(dialog.message()));
+
+    await openJob(body.id);
+    expect(await page.textContent('[data-testid=option-priority]')).toBe('low');
+    await page.selectOption('[data-testid=priority-select]', 'critical');
+    await page.click('[data-testid=change-priority]');
+    await page.waitForSelector('[data-testid=notice]:text("Priority changed to critical")');
+    await page.waitForFunction(() => document.querySelector('[data-testid=option-priority]')?.textContent === 'critical');
+    expect(asked).toEqual([`Change the priority of ${body.id} to critical?`]);
+
+    const changed = page.locator('[data-testid=timeline] li', { hasText: 'priority.changed' });
+    await changed.waitFor();
+    expect(await changed.textContent()).toMatch(/from low to critical.*by test-admin/);
+    expect(await timelineKinds()).toEqual(['submitted', 'delayed', 'priority.changed']);
+    const stored = await api(server, 'GET', `/api/v1/jobs/${body.id}`);
+    expect([stored.body.state, stored.body.options.priority]).toEqual(['delayed', 'critical']);
+    const audit = await api(server, 'GET', `/api/v1/audit?action=job.priority&jobId=${body.id}`);
+    expect(audit.body.entries.map((e: any) => e.actor)).toEqual(['test-admin']);
+    await screenshot(page, 'job-priority-changed');
+  });
 });

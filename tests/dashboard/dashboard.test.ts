@@ -138,6 +138,17 @@ describe('dashboard in Chromium', () => {
       return response.status;
     });
     expect(status).toBe(403);
+    expect(await page.locator('[data-testid=priority-select]').count()).toBe(0);
+    const change = await page.evaluate(async (id) => {
+      const session = await (await fetch('/api/v1/session')).json();
+      const response = await fetch(`/api/v1/jobs/${id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
+        body: JSON.stringify({ priority: 'critical' }),
+      });
+      return response.status;
+    }, body.id);
+    expect(change).toBe(403);
     await screenshot(page, 'job-read-only');
   });
 

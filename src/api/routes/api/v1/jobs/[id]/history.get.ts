@@ -8,7 +8,7 @@ import { useContext } from '../../../../../context.ts';
 const AUDIT_ENTRIES = 100;
 
 /** Actions that also write a line in the job's own history, shown once from there. */
-const IN_JOB_HISTORY = new Set(['job.promote']);
+const IN_JOB_HISTORY = new Set(['job.promote', 'job.priority']);
 
 /**
  * A job's timeline: submitted, queued, each attempt, retries scheduled, what
