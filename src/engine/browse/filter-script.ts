@@ -17,18 +17,24 @@ export interface RowFilter {
  * ARGV[2]  job type, or ''     ARGV[3] tenant, or ''     ARGV[4] priority, or ''
  * ARGV[5]  lower-cased text the data must contain, or ''
  * ARGV[6]  most matches to return
- * ARGV[7…] job ids, in list order
+ * ARGV[7]  the tenant as it appears in the stored JSON (`"tenant":"acme"`), or ''
+ * ARGV[8]  the priority as it appears in the stored JSON, or ''
+ * ARGV[9…] job ids, in list order
  * Returns { ids looked at, matching id, matching id, … }.
  *
  * The filter runs inside Redis so that only matching ids travel back, not
  * thousands of payloads. It writes nothing: a process dying mid-call changes
  * nothing. A missing job (removed meanwhile) is looked at and skipped.
+ * Tenant and priority are first looked for as plain text: job data is
+ * always stored as compact JSON (JSON.stringify), so a job without that
+ * fragment cannot match, and only the few that have it are decoded to check
+ * it is the envelope's own field and not one inside the payload.
  */
 const FILTER_JOBS = `
 local matched = {}
 local looked = 0
 local want = tonumber(ARGV[6])
-for i = 7, #ARGV do
+for i = 9, #ARGV do
   looked = looked + 1
   local id = ARGV[i]
   local v = redis.call('HMGET', ARGV[1] .. id, 'name', 'data')
@@ -38,6 +44,8 @@ for i = 7, #ARGV do
   if ok and ARGV[5] ~= '' then
     ok = data ~= false and string.find(string.lower(data), ARGV[5], 1, true) ~= nil
   end
+  if ok and ARGV[7] ~= '' then ok = data ~= false and string.find(data, ARGV[7], 1, true) ~= nil end
+  if ok and ARGV[8] ~= '' then ok = data ~= false and string.find(data, ARGV[8], 1, true) ~= nil end
   if ok and (ARGV[3] ~= '' or ARGV[4] ~= '') then
     local good, env = pcall(cjson.decode, data or '')
     if not good or type(env) ~= 'table' then
@@ -83,6 +91,8 @@ export async function filterJobs(
     filter.priority ?? '',
     (filter.text ?? '').toLowerCase(),
     String(want),
+    filter.tenant ? `"tenant":${JSON.stringify(filter.tenant)}` : '',
+    filter.priority ? `"priority":${JSON.stringify(filter.priority)}` : '',
     ...ids,
   );
   const [looked, ...matched] = reply;

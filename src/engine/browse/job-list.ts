@@ -44,8 +44,9 @@ export interface JobListPage {
   scanned: number;
 }
 
-/** Ids looked at per round trip while filtering. */
+/** Ids looked at per round trip while filtering, at most and at least. */
 const CHUNK = 500;
+const MIN_CHUNK = 50;
 /** Most jobs one filtered page looks at; a page can come back short, with `next`. */
 export const SCAN_LIMIT = 5_000;
 /** Time after which a filtered page stops looking (after one chunk at least). */
@@ -74,12 +75,13 @@ export class JobBrowser {
     let rank = query.cursor ? Math.max(0, Number.parseInt(query.cursor, 10) || 0) : 0;
     const jobs: JobSummary[] = [];
     let scanned = 0;
-    const deadline = Date.now() + (query.budgetMs ?? SCAN_BUDGET_MS);
+    const started = Date.now();
+    const deadline = started + (query.budgetMs ?? SCAN_BUDGET_MS);
 
     try {
       for (;;) {
         // 1. The next ids of the state, by rank.
-        const want = filtered ? CHUNK : limit - jobs.length;
+        const want = filtered ? nextChunk(scanned, Date.now() - started, deadline - Date.now()) : limit - jobs.length;
         const page = await readIds(this.redis, this.keys, query.queue, query.state, rank, want, query.priority);
 
         // 2. Filters Redis answers itself, sending back only matching ids.
@@ -152,6 +154,18 @@ export class JobBrowser {
     if (prioritized !== null) return 'waiting';
     return (await this.redis.lpos(key('active'), id)) !== null ? 'active' : 'waiting';
   }
+}
+
+/**
+ * How many ids the next filtered round trip looks at: a full chunk at first,
+ * then as many as the time spent per id so far says fit in what is left of
+ * the budget, so the last round trip does not run far past it.
+ */
+function nextChunk(scanned: number, spentMs: number, leftMs: number): number {
+  const room = SCAN_LIMIT - scanned;
+  if (scanned === 0 || spentMs <= 0) return Math.min(CHUNK, room);
+  const fit = Math.floor(leftMs / (spentMs / scanned));
+  return Math.min(CHUNK, room, Math.max(MIN_CHUNK, fit));
 }
 
 /** The fields of a job hash a list needs. */

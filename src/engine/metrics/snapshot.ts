@@ -1,5 +1,5 @@
 import { HOUR, MINUTE } from '../../core/index.ts';
-import { addCell, emptyCell, splitSeriesId, type MetricCell } from './cells.ts';
+import { addCell, emptyCell, type MetricCell } from './cells.ts';
 import { quantile } from './histogram.ts';
 import type { MetricsStore } from './reader.ts';
 
@@ -70,25 +70,34 @@ export async function throughput(store: MetricsStore, query: SnapshotQuery): Pro
   const byMinute = await store.minutes(fromMinute, toMinute);
 
   return query.queues.map((queue) => {
-    const whole = emptyCell();
-    const last = emptyCell();
     const types = new Map<string, MetricCell>();
     const steps = new Map<number, MetricCell>();
+    let last = emptyCell();
 
-    for (const [minute, cells] of byMinute) {
-      for (const [id, cell] of cells) {
-        const series = splitSeriesId(id);
-        if (series.queue !== queue || (query.type && series.type !== query.type)) continue;
+    // Each minute adds once into its chart step (the queue's total, or the
+    // one type asked for) and once per type into the per-type sums.
+    for (const [minute, byQueue] of byMinute) {
+      const cells = byQueue.get(queue);
+      if (!cells) continue;
+      const cell = query.type ? cells.types.get(query.type) : cells.total;
+      if (!cell) continue;
 
-        addCell(whole, cell);
-        if (minute === toMinute - 1) addCell(last, cell);
-        if (!types.has(series.type)) types.set(series.type, emptyCell());
-        addCell(types.get(series.type)!, cell);
-        const step = fromMinute + Math.floor((minute - fromMinute) / stepMinutes) * stepMinutes;
-        if (!steps.has(step)) steps.set(step, emptyCell());
-        addCell(steps.get(step)!, cell);
+      if (minute === toMinute - 1) last = cell;
+      const step = fromMinute + Math.floor((minute - fromMinute) / stepMinutes) * stepMinutes;
+      let stepCell = steps.get(step);
+      if (!stepCell) steps.set(step, (stepCell = emptyCell()));
+      addCell(stepCell, cell);
+      for (const [type, typeCell] of cells.types) {
+        if (query.type && type !== query.type) continue;
+        let sum = types.get(type);
+        if (!sum) types.set(type, (sum = emptyCell()));
+        addCell(sum, typeCell);
       }
     }
+
+    // The whole range is the sum of its steps.
+    const whole = emptyCell();
+    for (const stepCell of steps.values()) addCell(whole, stepCell);
 
     return {
       queue,

@@ -58,4 +58,16 @@ describe('job browser', () => {
     expect(page.scanned).toBe(10);
     expect(page.next).toBeUndefined();
   });
+
+  // Runs last: it adds a job at the end of the list.
+  it('matches the tenant of the job, not a tenant field inside its payload', async () => {
+    await runtime.producer.submit({ type: 'test.noop', payload: { n: -1, tenant: 'ghost' }, tenant: 'real' });
+    const near = { queue: 'default', state: 'waiting' as const, cursor: String(JOBS - 5), budgetMs: 60_000 };
+
+    const ghost = await runtime.browser.list({ ...near, tenant: 'ghost' });
+    const real = await runtime.browser.list({ ...near, tenant: 'real' });
+    expect([ghost.jobs.length, ghost.scanned]).toEqual([0, 6]);
+    expect(real.jobs.map((j) => j.tenant)).toEqual(['real']);
+  });
 });
+
