@@ -168,15 +168,15 @@ export class JobControl {
    */
   async promote(id: string, by?: string): Promise<PromoteResult> {
     const queueName = this.queueOf(id);
-    const job = await Job.fromId(this.queues.get(queueName), id);
-    if (!job) throw new NotFoundError(`job ${id} not found`);
-
-    // 1. Move it; BullMQ's script refuses (code -3) a job not in the delayed set.
+    // The state wherever the job is (the DLQ and cancelled records included); 404 when nowhere.
     const notDelayed = async () => {
       const state = await this.stateOf(queueName, id);
       return new ConflictError(`job ${id} is ${state}; only delayed jobs can be promoted`, { state });
     };
-    if ((await job.getState()) !== 'delayed') throw await notDelayed();
+    const job = await Job.fromId(this.queues.get(queueName), id);
+    if (!job || (await job.getState()) !== 'delayed') throw await notDelayed();
+
+    // 1. Move it; BullMQ's script refuses (code -3) a job not in the delayed set.
     const moved = await job.promote().then(
       () => true,
       (err: Error) => {

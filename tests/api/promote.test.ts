@@ -62,12 +62,15 @@ describe('POST /api/v1/jobs/:id/promote', () => {
     const running = await submit({ type: 'test.sleep', payload: { ms: 20_000 } });
     await inState(running, 'active');
     const done = await submit({ type: 'test.noop', payload: {} });
-    await inState(done, 'completed');
+    const failed = await submit({ type: 'test.flaky', payload: { failures: 9, permanent: true } });
+    await Promise.all([inState(done, 'completed'), inState(failed, 'dlq')]);
 
     const active = await api(server, 'POST', `/api/v1/jobs/${running}/promote`);
     const completed = await api(server, 'POST', `/api/v1/jobs/${done}/promote`);
+    const dead = await api(server, 'POST', `/api/v1/jobs/${failed}/promote`);
     expect([active.status, active.body.error.code, active.body.error.details?.state]).toEqual([409, 'conflict', 'active']);
     expect([completed.status, completed.body.error.details?.state]).toEqual([409, 'completed']);
+    expect([dead.status, dead.body.error.details?.state]).toEqual([409, 'dlq']);
     expect((await api(server, 'GET', `/api/v1/jobs/${running}`)).body.state).toBe('active');
 
     const audit = await api(server, 'GET', '/api/v1/audit?action=job.promote');
