@@ -134,8 +134,9 @@ export const configSchema = z.object({
       /**
        * BullMQ's job lock: a job whose lock is not renewed within this time is
        * taken for stalled and run again (a worker that died lets go after about
-       * this long). Renewal needs a free event loop, so a CPU-bound handler
-       * belongs in an `isolated` job type.
+       * this long). Locks are renewed from a thread of their own (the lock
+       * keeper), so a handler blocking the event loop keeps its job's lock,
+       * up to the job's timeout plus this long.
        */
       lockDurationMs: z.number().int().min(100).default(30 * SECOND),
       /** How often workers look for jobs whose worker died (expired lock). */

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Worker, type Job, type JobJson } from 'bullmq';
+import { Worker, type Job, type JobJson, type Processor, type WorkerOptions } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import { createRedis, type Keys, type RedisClient } from '../redis/index.ts';
@@ -12,11 +12,14 @@ import type { JobServices } from './job-services.ts';
 import type { Logger } from './logger.ts';
 import { OutboundGuard } from './outbound-guard.ts';
 import { endIsolatedThreads } from './isolated-runner.ts';
+import { LockKeeper, type HeldLock } from './lock-keeper.ts';
+import { CANCEL_FIELD } from './final-states.ts';
 import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
 import type { PluginServices } from './services/plugin-services.ts';
 import type { Settler } from './settler.ts';
 import { startWatchdog, type WatchedWorker } from './watchdog.ts';
+import { SecretBox } from './secrets.ts';
 
 /** How long interrupted jobs get to be put back to wait after the drain limit. */
 const REQUEUE_GRACE_MS = 5000;
@@ -28,8 +31,9 @@ interface Slot extends WatchedWorker {
   queue: string;
   worker: Worker;
   connection: RedisClient;
+  /** Names this worker's jobs to the lock keeper. */
+  owner: string;
 }
-import { SecretBox } from './secrets.ts';
 
 /**
  * The BullMQ workers of one process, one per queue it serves, each with the
@@ -40,8 +44,12 @@ import { SecretBox } from './secrets.ts';
  * wait (no retry used) for another worker to take. A watchdog replaces a
  * worker whose connection stops answering while Redis is up.
  *
+ * Locks of running jobs are also kept from a thread (the lock keeper), so a
+ * handler that blocks the event loop does not get its job run twice.
+ *
  * A job failed for good is handed to the settler (DLQ or cancelled). Cancel
- * requests arrive over Redis pub/sub and abort the running job's signal.
+ * requests arrive over Redis pub/sub and abort the running job's signal; the
+ * lock keeper finds the ones whose message was lost.
  */
 export class WorkerPool {
   private readonly slots = new Map<string, Slot>();
@@ -51,6 +59,8 @@ export class WorkerPool {
   private closing = false;
   private readonly secrets?: SecretBox;
   private subscriber?: RedisClient;
+  private keeper?: LockKeeper;
+  private slotCount = 0;
   private readonly config: Config;
   private readonly registry: Registry;
   private readonly redisUrl: string;
@@ -87,15 +97,27 @@ export class WorkerPool {
     subscriber.on('error', () => {
       // Reconnects by itself; a cancel missed meanwhile is caught when the job next starts.
     });
-    subscriber.on('message', (_channel, jobId: string) => {
-      for (const slot of this.slots.values()) slot.worker.cancelJob(jobId, 'cancelled');
-    });
+    subscriber.on('message', (_channel, jobId: string) => this.cancelHere(jobId));
     await subscriber.subscribe(this.keys.cancelChannel());
     this.subscriber = subscriber;
   }
 
+  /** Aborts the job's signal if it runs here. */
+  private cancelHere(jobId: string): void {
+    for (const slot of this.slots.values()) slot.worker.cancelJob(jobId, 'cancelled');
+  }
+
   /** Starts one BullMQ worker for each queue; waits until each is connected. */
   async start(queues: string[]): Promise<void> {
+    const keeper = new LockKeeper({
+      redisUrl: this.redisUrl,
+      lockDurationMs: this.config.worker.lockDurationMs,
+      cancelField: CANCEL_FIELD,
+      log: this.log,
+      onCancel: (jobId) => this.cancelHere(jobId),
+    });
+    await keeper.start();
+    this.keeper = keeper;
     for (const queue of queues) this.slots.set(queue, await this.startSlot(queue));
     await this.listenForCancels();
 
@@ -146,6 +168,7 @@ export class WorkerPool {
       for (const slot of slots) slot.connection.disconnect();
       await this.outbound.close();
       await endIsolatedThreads();
+      await this.keeper?.close();
     }
   }
 
@@ -174,7 +197,9 @@ export class WorkerPool {
 
     const { lockDurationMs, stalledIntervalMs, maxStalledCount } = this.config.worker;
     const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
-    const worker = new TolerantWorker(this.keys.bullQueue(queue), processor, {
+    const owner = `${queue}#${++this.slotCount}`;
+    const held = this.keeper && { keeper: this.keeper, owner, lockDurationMs, defaultTimeoutMs: this.config.defaults.timeoutMs };
+    const worker = new TolerantWorker(held, this.keys.bullQueue(queue), processor, {
       connection,
       prefix: this.keys.prefix,
       concurrency: this.config.queues[queue]?.concurrency ?? 10,
@@ -198,6 +223,7 @@ export class WorkerPool {
       queue,
       worker,
       connection,
+      owner,
       probeKey: this.keys.watchdogProbe(queue),
       clients: async () => ({ main: connection, blocking: await worker.getBackend().blockingClient }),
     };
@@ -218,6 +244,7 @@ export class WorkerPool {
       return;
     }
     this.slots.set(old.queue, fresh);
+    this.keeper?.releaseOwner(old.owner);
     void old.worker.close(true).catch(() => {
       // Closing over a dead connection may fail; the worker is dropped either way.
     });
@@ -244,14 +271,57 @@ export interface WorkerPoolDeps {
   pluginServices: PluginServices;
 }
 
+/** What a worker needs to hand its jobs' locks to the lock keeper. */
+interface KeptLocks {
+  keeper: LockKeeper;
+  owner: string;
+  lockDurationMs: number;
+  /** For a job stored without a timeout. */
+  defaultTimeoutMs: number;
+}
+
 /**
- * A BullMQ worker that survives a job whose stored data or options are not
- * JSON. BullMQ would throw while reading such a job and leave it in
- * `active`; here it is read with an empty envelope instead, so the processor
- * fails it once as `invalid_payload` and the settler keeps the original
- * text in the DLQ entry.
+ * A BullMQ worker that hands each job's lock to the lock keeper while it
+ * runs, and survives a job whose stored data or options are not JSON.
+ * BullMQ would throw while reading such a job and leave it in `active`;
+ * here it is read with an empty envelope instead, so the processor fails it
+ * once as `invalid_payload` and the settler keeps the original text in the
+ * DLQ entry.
  */
 class TolerantWorker extends Worker {
+  constructor(
+    private readonly kept: KeptLocks | undefined,
+    name: string,
+    processor: Processor,
+    opts: WorkerOptions,
+  ) {
+    super(name, processor, opts);
+  }
+
+  override async processJob(job: Job, token: string, fetchNext?: () => boolean) {
+    const lock = this.kept && job.id ? this.heldLock(this.kept, job, token) : undefined;
+    if (lock) this.kept!.keeper.hold(lock);
+    try {
+      return await super.processJob(job, token, fetchNext);
+    } finally {
+      if (lock) this.kept!.keeper.release(lock.lockKey);
+    }
+  }
+
+  private heldLock(kept: KeptLocks, job: Job, token: string): HeldLock {
+    const timeoutMs = Number(job.data?.timeoutMs) > 0 ? Number(job.data.timeoutMs) : kept.defaultTimeoutMs;
+    const jobKey = this.toKey(job.id!);
+    return {
+      owner: kept.owner,
+      jobId: job.id!,
+      token,
+      lockKey: `${jobKey}:lock`,
+      jobKey,
+      stalledKey: this.keys.stalled,
+      deadline: Date.now() + timeoutMs + kept.lockDurationMs,
+    };
+  }
+
   protected override createJob(data: JobJson, jobId: string): Job {
     // Straight from Redis both fields are still JSON text, whatever JobJson's types say.
     const opts = data.opts as unknown;

@@ -105,7 +105,7 @@ export class Fleet {
     for (const id of accepted) {
       const job = await reader.jobs.get(id).catch(() => undefined);
       if (job?.state === 'completed') completed++;
-      else if (job?.state === 'failed') inDlq++;
+      else if (job?.state === 'failed' || job?.state === 'dlq') inDlq++;
 
       const runs = (await reader.redis.lrange(`${this.prefix}:chaos:runs:${id}`, 0, -1)).map(Number);
       if (runs.length > 1) {
@@ -126,12 +126,12 @@ export class Fleet {
     };
   }
 
-  /** True when every accepted job is completed or failed for good. */
+  /** True when every accepted job is completed or failed for good (in the DLQ). */
   async settled(accepted: string[]): Promise<boolean> {
     const reader = await this.runtime();
     for (const id of accepted) {
       const state = await reader.jobs.get(id).then((j) => j.state, () => 'unknown');
-      if (state !== 'completed' && state !== 'failed') return false;
+      if (state !== 'completed' && state !== 'failed' && state !== 'dlq') return false;
     }
     return true;
   }
