@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime } from '../../src/engine/index.ts';
+import { createLogger, type Runtime } from '../../src/engine/index.ts';
+import { LockKeeper } from '../../src/engine/lock-keeper.ts';
+import { CANCEL_FIELD } from '../../src/engine/final-states.ts';
 import { startTestCluster, nodeOfKey, type TestCluster } from '../helpers/redis-cluster.ts';
 import { startTestRuntime, uniquePrefix, waitFor } from '../helpers/runtime.ts';
 import { api, startServer } from '../helpers/server.ts';
@@ -82,6 +84,71 @@ describe('Redis Cluster', () => {
     expect(job.attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
   });
 
+  it('puts jobs failing for good in the DLQ, lists them across masters, and a replay completes', async () => {
+    const failing = await Promise.all(
+      ['alpha', 'beta'].map((queue) => runtime.producer.submit({ type: 'test.flaky', payload: { failures: 1 }, retries: 0, queue })),
+    );
+    for (const { id } of failing) expect((await finished(id)).state).toBe('dlq');
+
+    // One listing walks both queues, whose keys live on different masters.
+    const page = await runtime.dlq.list({ type: 'test.flaky' });
+    const entries = failing.map(({ id }) => page.entries.find((e) => e.jobId === id)!);
+    expect(entries.map((e) => e?.queue)).toEqual(['alpha', 'beta']);
+    expect(entries.map((e) => e.reason)).toEqual(['retries_exhausted', 'retries_exhausted']);
+    expect((await runtime.dlq.list({ type: 'test.flaky', queue: 'alpha' })).entries.map((e) => e.jobId)).toContain(failing[0].id);
+
+    // Replayed with a corrected payload, and with the same payload and a retry to spare.
+    const edited = await runtime.control.replay(entries[0].id, { payload: { failures: 0 } });
+    const retried = await runtime.control.replay(entries[1].id, { retries: 1 });
+    const again = await runtime.control.replay(entries[1].id);
+
+    expect(again).toEqual({ ...retried, duplicate: true });
+    expect((await finished(edited.jobId)).state).toBe('completed');
+    const second = await finished(retried.jobId);
+    expect(second.state).toBe('completed');
+    expect(second.attempts.map((a) => a.outcome)).toEqual(['failed', 'completed']);
+    expect((await runtime.dlq.get(entries[0].id)).replays).toMatchObject([{ jobId: edited.jobId, edited: true }]);
+    expect((await runtime.dlq.get(entries[1].id)).replays).toMatchObject([{ jobId: retried.jobId, edited: false }]);
+  });
+
+  it('keeps a held lock alive from the lock keeper thread, and sees a cancel mark', async () => {
+    const prefix = runtime.keys.prefix;
+    const jobKey = `${prefix}:{beta}:keeper-probe`;
+    const stalledKey = `${prefix}:{beta}:stalled`;
+    const redis = runtime.redis;
+    const cancelled: string[] = [];
+    const keeper = new LockKeeper({
+      redisUrl: cluster.url,
+      lockDurationMs: 600,
+      cancelField: CANCEL_FIELD,
+      log: createLogger('silent'),
+      onCancel: (jobId) => cancelled.push(jobId),
+    });
+    await keeper.start();
+    try {
+      await redis.hset(jobKey, 'name', 'probe');
+      await redis.set(`${jobKey}:lock`, 'token-1', 'PX', 600);
+      await redis.sadd(stalledKey, 'keeper-probe');
+      keeper.hold({ owner: 'beta#probe', jobId: 'keeper-probe', token: 'token-1', lockKey: `${jobKey}:lock`, jobKey, stalledKey, deadline: Date.now() + 60_000 });
+
+      // Three lock times later the lock is still there, and the job left the stalled set.
+      await new Promise((r) => setTimeout(r, 1800));
+      expect(await redis.get(`${jobKey}:lock`)).toBe('token-1');
+      expect(await redis.sismember(stalledKey, 'keeper-probe')).toBe(0);
+
+      await redis.hset(jobKey, CANCEL_FIELD, JSON.stringify({ at: Date.now() }));
+      await waitFor(() => cancelled.length > 0, 10_000);
+      expect(cancelled).toEqual(['keeper-probe']);
+
+      // Released, the lock expires.
+      keeper.release(`${jobKey}:lock`);
+      await waitFor(async () => (await redis.exists(`${jobKey}:lock`)) === 0, 10_000);
+    } finally {
+      await keeper.close();
+      await redis.del(jobKey, stalledKey);
+    }
+  });
+
   it('counts completed and failed jobs in the metrics, per queue', async () => {
     const snapshot = await waitFor(async () => {
       const s = await runtime.metrics.snapshot();
@@ -125,6 +192,24 @@ describe('Redis Cluster', () => {
       expect((await api(server, 'GET', `/api/v1/jobs/${created.body.id}`, undefined, key.body.key)).status).toBe(200);
       expect((await api(server, 'DELETE', `/api/v1/keys/${key.body.id}`)).status).toBeLessThan(300);
       expect((await api(server, 'GET', `/api/v1/jobs/${created.body.id}`, undefined, key.body.key)).status).toBe(401);
+
+      // The DLQ through the API: a job failing for good is listed, replayed, and completes.
+      const failing = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 1 }, retries: 0, queue: 'alpha' });
+      expect(failing.status).toBe(202);
+      await waitFor(async () => (await api(server, 'GET', `/api/v1/jobs/${failing.body.id}`)).body?.state === 'dlq', 30_000);
+      const dlq = await api(server, 'GET', '/api/v1/dlq?queue=alpha&type=test.flaky');
+      expect(dlq.status).toBe(200);
+      const entry = dlq.body.entries.find((e: { jobId: string }) => e.jobId === failing.body.id);
+      expect(entry).toMatchObject({ queue: 'alpha', type: 'test.flaky', reason: 'retries_exhausted' });
+
+      const replay = await api(server, 'POST', `/api/v1/dlq/${encodeURIComponent(entry.id)}/replay`, { retries: 1 });
+      expect(replay.status).toBe(202);
+      const replayed = await waitFor(async () => {
+        const res = await api(server, 'GET', `/api/v1/jobs/${replay.body.jobId}`);
+        return res.body?.state === 'completed' ? res.body : undefined;
+      }, 30_000);
+      expect(replayed.result).toMatchObject({ attempt: 2 });
+      expect((await api(server, 'GET', `/api/v1/dlq/${encodeURIComponent(entry.id)}`)).body.replays).toHaveLength(1);
     } finally {
       await server.stop();
       await worker.stop();
