@@ -51,7 +51,8 @@ export async function checkHealth(payload: HealthPayload, ctx: HandlerContext): 
   const checks = await Promise.all([
     ...payload.http.map((target) =>
       timed(target.name, 'http', async () => {
-        const response = await ctx.http.fetch(target.url, { timeoutMs: target.timeoutMs, maxRedirects: 0 });
+        // Past the breaker: a health check must see the endpoint itself, and counts for nothing.
+        const response = await ctx.http.fetch(target.url, { timeoutMs: target.timeoutMs, maxRedirects: 0, breaker: false });
         await response.body?.cancel();
         const ok = target.expectStatus ? target.expectStatus.includes(response.status) : response.status >= 200 && response.status < 300;
         return { ok, status: response.status, error: ok ? undefined : `unexpected status ${response.status}` };

@@ -59,6 +59,32 @@ export class WorkerLostError extends Error {
   }
 }
 
+/**
+ * An outbound request was not sent: the breaker of the host it goes to is
+ * open. The worker puts the job back without using a retry; it runs again
+ * once the breaker lets a probe through (after `retryAfterMs` at the least).
+ */
+export class BreakerOpenError extends Error {
+  override name = 'BreakerOpenError';
+
+  constructor(
+    readonly downstream: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(`breaker for ${downstream} is open; request not sent`);
+  }
+}
+
+/** A `BreakerOpenError` in an error's cause chain: a handler may have wrapped it. */
+export function breakerRefusal(err: unknown): BreakerOpenError | undefined {
+  let e = err as { name?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (e.name === 'BreakerOpenError') return e as BreakerOpenError;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
 export function isPermanentError(err: unknown): boolean {
   return errorName(err) === 'PermanentError';
 }

@@ -4,6 +4,7 @@ import { packageRoot } from '../config/index.ts';
 import { hashPluginFiles } from '../plugins/hash.ts';
 import type { JobTypeEntry } from '../plugins/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
+import type { HostBreakers } from './outbound.ts';
 
 /** How long an aborted isolated handler may take to wind down before its thread is ended. */
 const ABORT_GRACE_MS = 1000;
@@ -30,7 +31,7 @@ const idle = new Map<string, Worker[]>();
  */
 export function runIsolated(
   entry: JobTypeEntry,
-  options: { sdkEntry: string; outboundAllow: readonly string[] },
+  options: { sdkEntry: string; outboundAllow: readonly string[]; breakers?: HostBreakers },
   payload: unknown,
   ctx: HandlerContext,
 ): Promise<unknown> {
@@ -47,6 +48,8 @@ export function runIsolated(
     type: entry.type,
     payload,
     services,
+    // The thread's `ctx.http` asks the worker's breakers, which live in Redis, over the channel.
+    breakers: options.breakers ? remotes.describe(options.breakers) : undefined,
     context: {
       jobId: ctx.jobId,
       type: ctx.type,

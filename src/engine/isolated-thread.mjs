@@ -61,7 +61,7 @@ function proxyOf(value) {
   return proxy;
 }
 
-async function run({ type, payload, context, services }) {
+async function run({ type, payload, context, services, breakers }) {
   const controller = new AbortController();
   current = controller;
   try {
@@ -82,7 +82,7 @@ async function run({ type, payload, context, services }) {
           pending.set(id, resolve);
           parentPort.postMessage({ kind: 'progress', id, value: plain(value) });
         }),
-      http: createHttpClient({ guard, signal: controller.signal }),
+      http: createHttpClient({ guard, signal: controller.signal, breakers: proxyOf(breakers) }),
     };
     const value = await definition.handler(payload, ctx);
     parentPort.postMessage({ kind: 'done', value: plain(value) });

@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import {
+  breakerRefusal,
   CancelledError,
   errorName,
   isPermanentError,
@@ -11,6 +12,7 @@ import {
 } from '../core/index.ts';
 import type { JobTypeEntry, Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
+import { AttemptBreakers } from './attempt-breakers.ts';
 import { appendAttempt, beginAttempt, type RunningAttempt } from './attempts.ts';
 import type { Breakers } from './breakers.ts';
 import type { SecretBox } from './secrets.ts';
@@ -68,6 +70,8 @@ export interface ProcessorDeps {
  * 1. finds the job type's handler (a job of an unknown type waits, unharmed);
  * 2. checks the stored payload against the schema (a bad one fails for good);
  * 3. asks the downstream's breaker (open: the job is deferred, no attempt);
+ *    without one, each `ctx.http` request asks its host's breaker, and a
+ *    refusal defers the job the same way, using no retry;
  * 4. marks the attempt running; a mark left by a worker that died turns
  *    into one failed attempt instead, and a cancel request ends the job;
  * 5. runs the handler with a signal that fires on timeout, cancel or shutdown;
@@ -150,6 +154,8 @@ async function runLeased(
       }
       probe = decision.probe;
     }
+    // A job-level breaker stands for the whole attempt; otherwise each request has its host's.
+    if (!downstream) run.breakers = new AttemptBreakers(deps.breakers, log);
 
     // 4. Mark the attempt running, unless an earlier one was lost or the job was cancelled.
     const startedAt = Date.now();
@@ -230,6 +236,12 @@ async function failed(deps: ProcessorDeps, f: FailedRun, err: Error): Promise<un
   }
 
   const permanent = isPermanentError(err);
+  const refusal = breakerRefusal(err);
+  const failedProbe = run.breakers?.failedProbe;
+  if (refusal || (failedProbe && !permanent && !deps.shutdown.aborted)) {
+    return deferBehindHost(deps, f, err, refusal?.downstream ?? failedProbe!, refusal?.retryAfterMs ?? 0);
+  }
+
   // The downstream answered a permanent error: it is up, so that counts for the breaker.
   const downstreamFailed = !permanent && !deps.shutdown.aborted;
   if (f.downstream) await deps.breakers.record(f.downstream, !downstreamFailed, f.probe).catch((e) => log.error({ err: e }, 'could not update breaker'));
@@ -265,6 +277,26 @@ async function failed(deps: ProcessorDeps, f: FailedRun, err: Error): Promise<un
   // A permanent error reaches BullMQ under the name it knows for "do not retry".
   if (isPermanentError(err)) throw unrecoverable(err);
   throw err;
+}
+
+/**
+ * A `ctx.http` request found its host's breaker open, or was a probe that
+ * failed: the job goes back to the delayed set without using a retry (the
+ * attempt is recorded as `deferred`), or, once the breaker has kept it back
+ * past its fallback's `afterOpenMs`, the fallback runs.
+ */
+async function deferBehindHost(deps: ProcessorDeps, f: FailedRun, err: Error, host: string, retryInMs: number): Promise<unknown> {
+  const { entry, job, run } = f;
+  const openFor = await deferredFor(deps.redis, deps.keys.job(deps.queue, job.id!));
+  const limit = entry.definition.fallback?.afterOpenMs;
+  if (limit !== undefined && openFor >= limit) return fallBackWhileOpen(deps, entry, job, f.payload, run, host, openFor);
+
+  await record(deps, job, entry, { attempt: run.attempt, startedAt: f.startedAt, outcome: 'deferred', error: err }).catch((e) => run.log.error({ err: e }, 'could not record attempt'));
+  const untilLimit = limit === undefined ? Infinity : Math.max(1, limit - openFor);
+  const delayMs = Math.min(deps.breakers.deferDelayMs(retryInMs), untilLimit);
+  run.log.info({ downstream: host, delayMs, err: { name: err?.name, message: err?.message } }, 'breaker open for a request; job deferred');
+  deps.events.emit('job.deferred', { queue: deps.queue, jobId: job.id!, type: job.name, downstream: host, delayMs });
+  return defer(job, f.token, delayMs);
 }
 
 /**

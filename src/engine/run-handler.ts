@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { TimeoutError, type JobEnvelope } from '../core/index.ts';
 import type { JobTypeEntry } from '../plugins/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
+import type { AttemptBreakers } from './attempt-breakers.ts';
 import type { Logger } from './logger.ts';
 import { createHttpClient } from './outbound.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
@@ -22,6 +23,8 @@ export interface RunOptions {
   settings: Record<string, unknown>;
   /** Checks every outbound request the code makes through `ctx.http`. */
   outbound: OutboundGuard;
+  /** The per-host breakers the code's `ctx.http` requests go through. */
+  breakers?: AttemptBreakers;
   /** Files, notifications, checkpoints and follow-up jobs for the code. */
   services: ReturnType<typeof serviceContext>;
   /** The SDK module an isolated handler's thread resolves `taskmaster/sdk` to. */
@@ -57,7 +60,7 @@ export async function runBounded(
     tenant: run.job.data.tenant,
     idempotencyKey: run.job.data.idempotencyKey,
     config: run.settings[entry.plugin.name],
-    http: createHttpClient({ guard: run.outbound, signal: controller.signal }),
+    http: createHttpClient({ guard: run.outbound, signal: controller.signal, breakers: run.breakers }),
     ...run.services,
     ...run.pluginServices.forJob(entry.plugin.name, run.job),
   };
@@ -98,7 +101,7 @@ function abortReason(signal: AbortSignal): Error {
  */
 export function invokeHandler(entry: JobTypeEntry, payload: unknown, ctx: HandlerContext, run: RunOptions): unknown {
   if (entry.definition.isolated) {
-    return runIsolated(entry, { sdkEntry: run.sdkEntry, outboundAllow: run.outbound.allow }, payload, ctx);
+    return runIsolated(entry, { sdkEntry: run.sdkEntry, outboundAllow: run.outbound.allow, breakers: run.breakers?.remote() }, payload, ctx);
   }
 
   const started = performance.now();

@@ -31,9 +31,18 @@ export function failureForStatus(
   if (status >= 200 && status < 300) return undefined;
 
   const message = `${what} answered ${status}`;
-  if (status >= 500 || status === 408 || status === 429) {
+  if (isRetryableStatus(status)) {
     const waitMs = parseRetryAfter(retryAfter);
     return waitMs === undefined ? new Error(message) : new RetryAfterError(message, waitMs);
   }
   return new PermanentError(message, { reason: `http_${status}` });
+}
+
+/**
+ * Whether a status means the other side is failing or overloaded (5xx, 408,
+ * 429): retried by `failureForStatus`, and counted against the host's
+ * breaker by `ctx.http`.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
 }

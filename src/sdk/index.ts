@@ -20,11 +20,11 @@
 import type { JobTypeDefinition, PayloadSchema, PluginDefinition } from './types.ts';
 
 export { z } from 'zod';
-export { PermanentError, RetryAfterError, TimeoutError } from '../core/errors.ts';
+export { BreakerOpenError, PermanentError, RetryAfterError, TimeoutError } from '../core/errors.ts';
 export type * from './types.ts';
 export { secret } from './secret.ts';
 export { USER_ID } from '../core/ids.ts';
-export { failureForStatus, parseRetryAfter } from './http-status.ts';
+export { failureForStatus, isRetryableStatus, parseRetryAfter } from './http-status.ts';
 export type * from './services.ts';
 export {
   columnSpecSchema,

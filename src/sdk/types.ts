@@ -168,11 +168,25 @@ export interface HttpRequestInit extends RequestInit {
   timeoutMs?: number;
   /** Redirects to follow, each checked like the first URL (default 5; 0 returns the 3xx). */
   maxRedirects?: number;
+  /**
+   * Go through the host's circuit breaker (default true). False for a
+   * request that must reach the host whatever its breaker says, such as a
+   * health check; its outcome is not counted either.
+   */
+  breaker?: boolean;
 }
 
 /**
  * `fetch` with TaskMaster's outbound rules: a timeout, redirects followed by
  * hand so that every hop is checked, and the job's signal linked in.
+ *
+ * Every request also goes through a circuit breaker per host (`name:port`),
+ * shared by all workers: network errors, timeouts and 5xx/408/429 answers
+ * (those `failureForStatus` retries) count as the host's failures. While a
+ * host's breaker is open its requests are not sent: `fetch` throws a
+ * `BreakerOpenError`, and the worker puts the job back without using a retry
+ * until the breaker lets a probe through. Let that error propagate (or keep
+ * it as the `cause` of your own).
  */
 export interface HttpClient {
   fetch(url: string | URL, init?: HttpRequestInit): Promise<Response>;
@@ -230,7 +244,9 @@ export interface JobTypeDefinition<T = any> {
    * The downstream service a job depends on, e.g. the host a webhook goes
    * to. Jobs naming the same downstream share a circuit breaker: after
    * repeated failures they are deferred, without an attempt and without
-   * using a retry, until a probe gets through. Undefined: no breaker.
+   * using a retry, until a probe gets through. Undefined: each `ctx.http`
+   * request goes through the breaker of its host instead; defined: the
+   * job-level breaker replaces those for this job type's requests.
    */
   downstream?: (payload: T) => string | undefined;
   fallback?: JobTypeFallback<T>;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob, startDataEnv, type DataTestEnv } from '../data/setup.ts';
+import { QUICK_BREAKERS, rideOutOutage, startOutageGate } from '../outage.ts';
 import { fakeServer, json } from './http-fake.ts';
 
 let env: DataTestEnv;
@@ -63,6 +64,28 @@ describe('api.sync', () => {
       const { rows } = await env.db.pool.query('SELECT count(*)::int AS n FROM people_resume');
       expect(rows[0].n).toBe(7);
     } finally {
+      await api.close();
+    }
+  });
+
+  it('defers syncs behind the API host\'s open breaker, using no retry, and finishes each once it recovers', async () => {
+    const api = await pagedApi(() => false);
+    const gate = await startOutageGate(api.url);
+    const own = await startDataEnv({ config: { breakers: QUICK_BREAKERS } });
+    try {
+      let n = 0;
+      await rideOutOutage(own.runtime, gate, async (retries) => {
+        const payload = { name: `outage-${n++}`, url: `${gate.url}/people`, database: 'main', table: 'people_outage' };
+        return (await own.runtime.producer.submit({ type: 'api.sync', payload, retries })).id;
+      });
+
+      const { rows } = await own.db.pool.query('SELECT count(*)::int AS n FROM people_outage');
+      expect(rows[0].n).toBe(7);
+      // Five syncs of three pages each reached the API, none twice.
+      expect(api.requests).toHaveLength(15);
+    } finally {
+      await own.stop();
+      await gate.close();
       await api.close();
     }
   });

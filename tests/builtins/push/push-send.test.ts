@@ -3,22 +3,25 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../../src/engine/index.ts';
 import { startTestRuntime } from '../../helpers/runtime.ts';
 import type { TestHttpServer } from '../http-test-server.ts';
+import { QUICK_BREAKERS, rideOutOutage, startOutageGate, type OutageGate } from '../outage.ts';
 import { finished } from '../support.ts';
 import { browserSubscription, startFcm, startPushService } from './push-services.ts';
 
 let runtime: Runtime | undefined;
 let service: TestHttpServer | undefined;
+let gate: OutageGate | undefined;
 afterEach(async () => {
   await runtime?.stop();
+  await gate?.close();
   await service?.close();
-  runtime = service = undefined;
+  runtime = service = gate = undefined;
 });
 
 const vapidKeys = webpush.generateVAPIDKeys();
 
-async function start(push: Record<string, unknown>) {
+async function start(push: Record<string, unknown>, config: Record<string, unknown> = {}) {
   runtime = await startTestRuntime({
-    config: { defaults: { backoffMs: 50 }, outbound: { allow: ['127.0.0.1'] }, plugins: { settings: { push } } },
+    config: { ...config, defaults: { backoffMs: 50 }, outbound: { allow: ['127.0.0.1'] }, plugins: { settings: { push } } },
   });
   return runtime;
 }
@@ -58,6 +61,23 @@ describe('push.send: Web Push', () => {
     expect(job.state).toBe('completed');
     expect(job.attempts.map((a) => a.outcome)).toEqual(['failed', 'completed']);
     expect(push.delivered.map((d) => d.plaintext)).toEqual(['ping']);
+  });
+
+  it('defers pushes behind the push service\'s open breaker, using no retry, and delivers each once it recovers', async () => {
+    const browser = browserSubscription('');
+    const push = await startPushService(browser);
+    service = push.server;
+    gate = await startOutageGate(push.server.url);
+    browser.subscription.endpoint = `${gate.url}/push/outage`;
+    const rt = await start({ vapid: { subject: 'mailto:ops@example.test', ...vapidKeys } }, { breakers: QUICK_BREAKERS });
+    let n = 0;
+
+    await rideOutOutage(rt, gate, async (retries) => {
+      const payload = { target: 'webpush', subscription: browser.subscription, message: `m${n++}` };
+      return (await rt.producer.submit({ type: 'push.send', payload, retries })).id;
+    });
+
+    expect(push.delivered.map((d) => d.plaintext).sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
   });
 
   it('reports an expired subscription (410) as permanent, without retrying', async () => {
@@ -101,6 +121,21 @@ describe('push.send: FCM HTTP v1', () => {
     expect(job.state).toBe('completed');
     expect(job.attempts).toHaveLength(2);
     expect(fcm.messages).toHaveLength(1);
+  });
+
+  it('defers messages behind FCM\'s open breaker, using no retry, and sends each once it recovers', async () => {
+    const fcm = await startFcm('demo-project');
+    service = fcm.server;
+    gate = await startOutageGate(fcm.server.url);
+    const rt = await start({ fcm: { ...fcm.settings, baseUrl: gate.url, tokenUrl: `${gate.url}/token` } }, { breakers: QUICK_BREAKERS });
+    let n = 0;
+
+    await rideOutOutage(rt, gate, async (retries) => {
+      const payload = { target: 'fcm', token: `device-${n++}`, data: { a: 'b' } };
+      return (await rt.producer.submit({ type: 'push.send', payload, retries })).id;
+    });
+
+    expect(fcm.messages.map((m: any) => m.token).sort()).toEqual(['device-0', 'device-1', 'device-2', 'device-3', 'device-4']);
   });
 
   it('reports an unregistered token (404 UNREGISTERED) as permanent, without retrying', async () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../../src/engine/index.ts';
 import { startTestRuntime } from '../../helpers/runtime.ts';
 import { json, startHttpServer, type TestHttpServer } from '../http-test-server.ts';
+import { QUICK_BREAKERS, rideOutOutage, startOutageGate, type OutageGate } from '../outage.ts';
 import { finished } from '../support.ts';
 
 const SID = 'AC0123456789';
@@ -9,10 +10,12 @@ const TOKEN = 'secret-token';
 
 let runtime: Runtime | undefined;
 let provider: TestHttpServer | undefined;
+let gate: OutageGate | undefined;
 afterEach(async () => {
   await runtime?.stop();
+  await gate?.close();
   await provider?.close();
-  runtime = provider = undefined;
+  runtime = provider = gate = undefined;
 });
 
 /**
@@ -38,9 +41,10 @@ async function startProvider(options: { rateLimitOnce?: string } = {}) {
   });
 }
 
-async function start(baseUrl: string) {
+async function start(baseUrl: string, config: Record<string, unknown> = {}) {
   runtime = await startTestRuntime({
     config: {
+      ...config,
       defaults: { backoffMs: 50 },
       outbound: { allow: ['127.0.0.1'] },
       plugins: { settings: { sms: { baseUrl, accountSid: SID, authToken: TOKEN, from: '+15005550006' } } },
@@ -75,6 +79,21 @@ describe('sms.send', () => {
     const gap = job.attempts[1].startedAt - job.attempts[0].endedAt;
     expect(gap).toBeGreaterThanOrEqual(900);
     expect(provider.requests).toHaveLength(2);
+  });
+
+  it('defers sends behind the provider host\'s open breaker, using no retry, and sends each once it recovers', async () => {
+    provider = await startProvider();
+    gate = await startOutageGate(provider.url);
+    const rt = await start(gate.url, { breakers: QUICK_BREAKERS });
+    let n = 0;
+
+    await rideOutOutage(rt, gate, async (retries) => {
+      const { id } = await rt.producer.submit({ type: 'sms.send', payload: { to: `+4477009001${n++}0`, body: 'hi' }, retries });
+      return id;
+    });
+
+    // Each message reached the provider exactly once.
+    expect(provider.requests).toHaveLength(5);
   });
 
   it('fails for good, once, on a number the provider calls invalid', async () => {
