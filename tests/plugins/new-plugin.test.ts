@@ -34,7 +34,7 @@ describe('taskmaster new-plugin', () => {
       const j = await rt.jobs.get(id);
       return ['completed', 'dlq'].includes(j.state) ? j : undefined;
     });
-    expect(job).toMatchObject({ state: 'completed', result: { greeting: 'hello Ada' }, progress: 50 });
+    expect(job).toMatchObject({ state: 'completed', result: { greeting: 'hello Ada' }, progress: 100 });
     expect(job.attempts[0]).toMatchObject({ plugin: 'greeter', pluginVersion: '0.1.0' });
 
     // 3. Its own test passes, where `taskmaster/sdk` resolves as in a project that installed TaskMaster.
@@ -47,6 +47,6 @@ describe('taskmaster new-plugin', () => {
       env: { ...process.env, CI: 'true', NO_COLOR: '1' },
       timeout: 60_000,
     });
-    expect(tested.stdout).toMatch(/Tests\s+3 passed/);
+    expect(tested.stdout).toMatch(/Tests\s+4 passed/);
   });
 });

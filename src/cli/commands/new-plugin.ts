@@ -55,9 +55,14 @@ export default definePlugin({
         // Throwing PermanentError fails the job at once; any other error is retried with backoff.
         if (payload.name === 'nobody') throw new PermanentError('there is nobody to greet');
 
-        await ctx.progress(50);
+        // Progress is a number from 0 to 100 (or an object); report it as the work advances.
+        await ctx.progress(10);
         const greeting = \`hello \${payload.name}\`;
-        return { greeting: payload.shout ? greeting.toUpperCase() : greeting };
+        const result = { greeting: payload.shout ? greeting.toUpperCase() : greeting };
+
+        // Done: the last report says so, before the result is returned.
+        await ctx.progress(100);
+        return result;
       },
     }),
   },
@@ -101,6 +106,13 @@ describe('${name}.hello', () => {
 
   it('greets by name', async () => {
     await expect(hello.handler(payload({ name: 'Ada' }), context())).resolves.toEqual({ greeting: 'hello Ada' });
+  });
+
+  it('reports progress that rises to 100', async () => {
+    const reported: unknown[] = [];
+    await hello.handler(payload({ name: 'Ada' }), context({ progress: async (value) => void reported.push(value) }));
+    expect(reported.at(-1)).toBe(100);
+    expect(reported).toEqual([...reported].sort((a, b) => Number(a) - Number(b)));
   });
 
   it('fails for good when there is nobody to greet', async () => {
