@@ -182,7 +182,7 @@ export const configSchema = z.object({
     .object({
       completedAgeMs: z.number().int().min(0).default(24 * HOUR),
       completedCount: z.number().int().min(0).default(10_000),
-      /** Failed jobs left in BullMQ's failed set (jobs of flows) are kept this long; others move to the DLQ (see `dlqAgeMs`). */
+      /** BullMQ's failed set is cleaned of jobs older than this; jobs that fail for good move on to the DLQ (see `dlqAgeMs`). */
       failedAgeMs: z.number().int().min(0).default(7 * DAY),
       /** How long a DLQ entry is kept. */
       dlqAgeMs: z.number().int().min(0).default(30 * DAY),

@@ -1,6 +1,7 @@
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { NotFoundError, ValidationError } from './errors.ts';
 import { forgetEntries, storeKeys, type EndedJob } from './final-states.ts';
+import { maskPayload } from './secrets.ts';
 
 /** One replay of a DLQ entry. */
 export interface ReplayRecord {
@@ -127,7 +128,13 @@ export class DeadLetterQueue {
     return n;
   }
 
+  /** One entry as shown: secret payload fields masked. */
   async get(id: string): Promise<DeadLetterEntry> {
+    return masked(await this.stored(id));
+  }
+
+  /** One entry as stored, secret fields still encrypted: for replays. */
+  async stored(id: string): Promise<DeadLetterEntry> {
     const queue = queueOfEntry(id);
     if (!queue || !this.queueNames.includes(queue)) throw new NotFoundError(`DLQ entry ${id} not found`);
 
@@ -226,7 +233,7 @@ export class DeadLetterQueue {
         const [raws, replays] = await Promise.all([this.redis.hmget(k.entries, ...ids), this.redis.hmget(k.replays, ...ids)]);
         for (let i = 0; i < ids.length; i++) {
           if (!raws[i]) continue;
-          const entry = withReplays(raws[i]!, replays[i]);
+          const entry = masked(withReplays(raws[i]!, replays[i]));
           entry.endedAt = scores[i];
           if (matches(entry, filter)) yield entry;
         }
@@ -263,6 +270,10 @@ function withReplays(raw: string, replays: string | null | undefined): DeadLette
     // Unreadable replay history: the entry is still shown, without it.
   }
   return { ...(JSON.parse(raw) as EndedJob), replays: list };
+}
+
+function masked(entry: DeadLetterEntry): DeadLetterEntry {
+  return entry.secretPaths?.length ? { ...entry, payload: maskPayload(entry.payload, entry.secretPaths) } : entry;
 }
 
 interface Cursor {

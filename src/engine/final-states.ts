@@ -1,6 +1,8 @@
 import type { AttemptRecord, BackoffPolicy } from '../core/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { ATTEMPTS_FIELD, parseAttempts } from './attempts.ts';
+import { parseHistory, type HistoryEntry } from './browse/history.ts';
+import type { PayloadPath } from './secrets.ts';
 
 /** The hash field set on a job when someone asked to cancel it (JSON: at, by). */
 export const CANCEL_FIELD = 'tm_cancel';
@@ -19,6 +21,11 @@ export interface EndedJob {
   payload: unknown;
   /** The stored data as found, when it was not JSON at all. */
   rawData?: string;
+  /**
+   * Payload fields stored encrypted (`secret()`): masked whenever the entry
+   * is shown, opened again by a replay.
+   */
+  secretPaths?: PayloadPath[];
   priority?: string;
   tenant?: string;
   idempotencyKey?: string;
@@ -32,6 +39,12 @@ export interface EndedJob {
   /** The last error message. */
   error?: string;
   attempts: AttemptRecord[];
+  /** The job's history list as it ended: actions and moves besides its attempts. */
+  history?: HistoryEntry[];
+  /** For a job in a flow: its parent's job id. */
+  parentId?: string;
+  /** For a flow parent: its children's job keys (`<prefix>:{<queue>}:<id>`) as it ended. */
+  children?: string[];
   createdAt: number;
   endedAt: number;
 }
@@ -157,7 +170,7 @@ export async function forgetEntries(
  */
 export function endedJobFrom(
   hash: Record<string, string>,
-  about: { id: string; jobId: string; queue: string; reason: string; endedAt: number },
+  about: { id: string; jobId: string; queue: string; reason: string; endedAt: number; history?: HistoryEntry[]; children?: string[] },
 ): EndedJob {
   let data: Record<string, any> = {};
   let rawData: string | undefined;
@@ -183,6 +196,7 @@ export function endedJobFrom(
     queue: about.queue,
     payload: data.payload,
     ...(rawData !== undefined ? { rawData } : {}),
+    secretPaths: Array.isArray(data.secretPaths) && data.secretPaths.length ? data.secretPaths : undefined,
     priority: typeof data.priority === 'string' ? data.priority : undefined,
     tenant: typeof data.tenant === 'string' ? data.tenant : undefined,
     idempotencyKey: typeof data.idempotencyKey === 'string' ? data.idempotencyKey : undefined,
@@ -194,9 +208,27 @@ export function endedJobFrom(
     reason: about.reason,
     error: hash.failedReason || attempts.at(-1)?.error?.message,
     attempts,
+    history: about.history?.length ? about.history : undefined,
+    parentId: parentIdOf(hash.parent),
+    children: about.children?.length ? about.children : undefined,
     createdAt: Number(hash.timestamp) || 0,
     endedAt: about.endedAt,
   };
+}
+
+/** A job's history list, read before the job leaves BullMQ (which deletes it with the job). */
+export async function readJobHistory(redis: RedisClient, keys: Keys, queue: string, jobId: string): Promise<HistoryEntry[]> {
+  return parseHistory(await redis.lrange(keys.jobHistory(queue, jobId), 0, -1));
+}
+
+function parentIdOf(rawParent: string | undefined): string | undefined {
+  try {
+    const id = rawParent ? JSON.parse(rawParent)?.id : undefined;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    // Unreadable parent link: the entry is kept without it.
+    return undefined;
+  }
 }
 
 /** The DLQ entry id of one run of a job: stable, so a repeated move writes the same entry. */

@@ -7,10 +7,11 @@ import type { JobHistory } from './browse/history.ts';
 import type { DeadLetterFilter, DeadLetterQueue } from './dead-letter-queue.ts';
 import { ConflictError, fieldIssues, NotFoundError, ValidationError } from './errors.ts';
 import type { JobEvents } from './events.ts';
-import { CANCEL_FIELD, endedJobFrom, forgetEntries, writeEntry } from './final-states.ts';
+import { CANCEL_FIELD, endedJobFrom, forgetEntries, readJobHistory, writeEntry } from './final-states.ts';
 import type { Logger } from './logger.ts';
 import { publicState, type Producer } from './producer.ts';
 import type { QueueSet } from './queues.ts';
+import { unmaskEdited } from './secrets.ts';
 
 export interface CancelResult {
   id: string;
@@ -115,8 +116,8 @@ export class JobControl {
 
     // 2. Not running: record, then remove.
     if (state !== 'active') {
-      const hash = await this.redis.hgetall(jobKey);
-      const entry = endedJobFrom(hash, { id, jobId: id, queue: queueName, reason: 'cancelled', endedAt: Date.now() });
+      const [hash, history] = await Promise.all([this.redis.hgetall(jobKey), readJobHistory(this.redis, this.keys, queueName, id)]);
+      const entry = endedJobFrom(hash, { id, jobId: id, queue: queueName, reason: 'cancelled', endedAt: Date.now(), history });
       await writeEntry(this.redis, this.keys, 'cancelled', entry, { onlyIfFailed: false, overwrite: true });
       if ((await queue.remove(id)) === 1) {
         this.log.info({ queue: queueName, jobId: id, type: entry.type, from: state }, 'job cancelled');
@@ -225,18 +226,22 @@ export class JobControl {
    * Replays a DLQ entry as a new job with a fresh retry budget, linked to the
    * entry (`replayOf`). The first replay's job id derives from the entry id,
    * so two replays racing make one job; a later replay without `again`
-   * returns the earlier one.
+   * returns the earlier one. Secret fields are opened and submitted again
+   * (sealed anew); in an edited payload, a secret field left as the mask
+   * keeps its stored value.
    */
   async replay(entryId: string, options: ReplayOptions = {}): Promise<ReplayResult> {
     // 1. The entry and the payload to use, checked before anything is written.
-    const entry = await this.dlq.get(entryId);
+    const entry = await this.dlq.stored(entryId);
     const edited = options.payload !== undefined;
     if (!edited && entry.rawData !== undefined) {
       throw new ValidationError('the stored payload is not JSON; send a corrected payload', [
         { field: 'payload', message: 'required: the stored payload cannot be replayed as it is' },
       ]);
     }
-    const payload = edited ? options.payload : entry.payload;
+    const paths = entry.secretPaths;
+    const stored = paths?.length && entry.rawData === undefined ? this.producer.openSecrets(entry.payload, paths) : entry.payload;
+    const payload = edited ? unmaskEdited(options.payload, stored, paths) : stored;
     const type = this.registry.get(entry.type);
     if (!type) throw new ValidationError(`unknown job type ${entry.type}`, [{ field: 'type', message: `unknown job type ${entry.type}` }]);
     const parsed = type.definition.schema.safeParse(payload);

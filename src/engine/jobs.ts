@@ -135,7 +135,7 @@ function endedView(entry: EndedJob, state: 'dlq' | 'cancelled'): JobView {
     type: entry.type,
     queue: entry.queue,
     state,
-    payload: entry.payload,
+    payload: maskPayload(entry.payload, entry.secretPaths),
     options: {
       priority: entry.priority ?? 'normal',
       tenant: entry.tenant,

@@ -15,7 +15,7 @@ import {
 } from '../core/index.ts';
 import type { Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
-import { mapPaths, SecretBox, secretPaths } from './secrets.ts';
+import { mapPaths, SecretBox, secretPaths, type PayloadPath } from './secrets.ts';
 import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
 import type { QueueSet } from './queues.ts';
 
@@ -109,6 +109,21 @@ export class Producer {
 
     // 3. Tell stored jobs from duplicates.
     return this.confirm(prepared);
+  }
+
+  /**
+   * Opens payload fields stored encrypted, for a DLQ replay: the replay
+   * submits the clear payload again, so it is checked against the schema and
+   * sealed anew like any submission. The clear values live only in memory.
+   */
+  openSecrets(payload: unknown, paths: PayloadPath[]): unknown {
+    const field = ['payload', ...paths[0]].join('.');
+    if (!this.secrets) throw new ValidationError('the entry has secret fields', [{ field, message: 'is secret, and this server has no secrets.key to open it with' }]);
+    try {
+      return mapPaths(payload, paths, (v) => this.secrets!.open(v));
+    } catch (err) {
+      throw new ValidationError('the entry has secret fields that cannot be opened', [{ field, message: (err as Error).message }]);
+    }
   }
 
   /** Checks a submission and returns what BullMQ would store, storing nothing; throws `ValidationError`. */

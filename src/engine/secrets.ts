@@ -107,6 +107,22 @@ export function mapPaths(payload: unknown, paths: PayloadPath[], replace: (value
   return copy;
 }
 
+/**
+ * An edited payload for a replay: where it still holds the mask at a secret
+ * path (the editor left the field as shown), the stored value is put back.
+ */
+export function unmaskEdited(edited: unknown, stored: unknown, paths: PayloadPath[] | undefined): unknown {
+  let out = edited;
+  for (const path of paths ?? []) out = mapPaths(out, [path], (v) => (v === MASK ? valueAt(stored, path) : v));
+  return out;
+}
+
+function valueAt(payload: unknown, path: PayloadPath): unknown {
+  let value: any = payload;
+  for (const key of path) value = value?.[key];
+  return value;
+}
+
 /** The payload as the API and dashboard show it: secret fields masked. */
 export function maskPayload(payload: unknown, paths: PayloadPath[] | undefined): unknown {
   return paths?.length ? mapPaths(payload, paths, () => MASK) : payload;

@@ -6,6 +6,7 @@ import {
   deadLetterReason,
   dlqEntryId,
   endedJobFrom,
+  readJobHistory,
   writeEntry,
   type EndedKind,
 } from './final-states.ts';
@@ -20,6 +21,12 @@ const SWEEP_BATCH = 100;
  * cancelled jobs when someone cancelled it while it ran. The worker that
  * failed a job settles it at once; a sweep on a timer settles whatever a
  * crashed process left behind.
+ *
+ * Jobs of a flow are settled like any other. A child that fails for good has
+ * already left its parent's dependencies and failed the parent (flows are
+ * stored with `failParentOnFailure`), so removing it changes nothing for the
+ * parent; a parent is removed without its children, which stay where they
+ * are (completed, or still to run: their results then have no parent to go to).
  */
 export class Settler {
   constructor(
@@ -40,24 +47,25 @@ export class Settler {
     const jobKey = this.keys.job(queue, jobId);
     const hash = await this.redis.hgetall(jobKey);
     if (!hash || !Object.keys(hash).length) return undefined;
-    // TODO(flows keep their own failure handling): a job in a BullMQ flow,
-    // parent or child, stays in BullMQ's failed set, because removing it
-    // would change its parent's dependencies.
-    if (hash.parentKey || hash.parent || (await this.isFlowParent(jobKey))) return undefined;
 
-    // 2. Its record.
+    // 2. Its record, with its history and (a flow parent) its children, which BullMQ deletes with it.
+    const [history, { children, childFailed }] = await Promise.all([
+      readJobHistory(this.redis, this.keys, queue, jobId),
+      this.childrenOf(jobKey),
+    ]);
     const kind: EndedKind = hash[CANCEL_FIELD] ? 'cancelled' : 'dlq';
     const createdAt = Number(hash.timestamp) || 0;
     const endedAt = Number(hash.finishedOn) || Date.now();
     const retries = retriesOf(hash.opts);
-    const reason = kind === 'cancelled' ? 'cancelled' : deadLetterReason(parseAttempts(hash[ATTEMPTS_FIELD]), retries);
+    // A child failing for good fails its parent before the parent's handler runs.
+    const reason = kind === 'cancelled' ? 'cancelled' : childFailed ? 'child_failed' : deadLetterReason(parseAttempts(hash[ATTEMPTS_FIELD]), retries);
     const id = kind === 'cancelled' ? jobId : dlqEntryId(jobId, createdAt);
-    const entry = endedJobFrom(hash, { id, jobId, queue, reason, endedAt });
+    const entry = endedJobFrom(hash, { id, jobId, queue, reason, endedAt, history, children });
     const written = await writeEntry(this.redis, this.keys, kind, entry, { onlyIfFailed: true, overwrite: kind === 'cancelled' });
     if (!written) return undefined;
 
-    // 3. Out of BullMQ: from now on the job is only in its store.
-    await this.queues.get(queue).remove(jobId);
+    // 3. Out of BullMQ: from now on the job is only in its store. A flow parent's children stay.
+    await this.queues.get(queue).remove(jobId, { removeChildren: false });
 
     if (kind === 'dlq') {
       this.log.warn({ queue, jobId, type: entry.type, reason, attempts: entry.attempts.length }, 'job moved to the DLQ');
@@ -69,9 +77,19 @@ export class Settler {
     return kind;
   }
 
-  private async isFlowParent(jobKey: string): Promise<boolean> {
-    const children = ['dependencies', 'processed', 'failed', 'unsuccessful'].map((part) => `${jobKey}:${part}`);
-    return (await this.redis.exists(...children)) > 0;
+  /**
+   * A flow parent's children, by job key (finished, failed, and still to
+   * run), and whether one failed for good (BullMQ's `unsuccessful` set).
+   */
+  private async childrenOf(jobKey: string): Promise<{ children: string[]; childFailed: boolean }> {
+    const [processed, failed, unsuccessful, pending] = await Promise.all([
+      this.redis.hkeys(`${jobKey}:processed`),
+      this.redis.hkeys(`${jobKey}:failed`),
+      this.redis.zrange(`${jobKey}:unsuccessful`, 0, -1),
+      this.redis.smembers(`${jobKey}:dependencies`),
+    ]);
+    const children = [...new Set([...processed, ...failed, ...unsuccessful, ...pending])].sort();
+    return { children, childFailed: unsuccessful.length > 0 };
   }
 
   /** Settles every job found in the failed sets of `queues`; returns how many moved. */

@@ -108,6 +108,21 @@ describe('DLQ routes', () => {
     expect(entry.body.replays.map((r: any) => r.jobId)).toEqual([first.body.jobId, third.body.jobId]);
   });
 
+  it('carries the job history into the entry and shows it in the entry and the job timeline', async () => {
+    const id = await submit(failing({ delayMs: 1000 }));
+    const changed = await api(server, 'PATCH', `/api/v1/jobs/${id}`, { priority: 'high' });
+    expect(changed.status).toBe(200);
+    const job = await inDlq(id);
+
+    const entry = await api(server, 'GET', `/api/v1/dlq/${job.dlqEntryId}`);
+    expect(entry.status).toBe(200);
+    expect(entry.body.history).toEqual([
+      expect.objectContaining({ kind: 'priority.changed', by: 'test-admin', details: { from: 'normal', to: 'high' } }),
+    ]);
+    const timeline = await api(server, 'GET', `/api/v1/jobs/${id}/history`);
+    expect(timeline.body.timeline.filter((t: any) => t.kind === 'priority.changed')).toHaveLength(1);
+  });
+
   it('replays everything matching a filter and counts it, skipping what was replayed', async () => {
     const tenant = `bulk-${Date.now()}`;
     const ids = [await submit(failing({ tenant })), await submit(failing({ tenant })), await submit(failing({ tenant }))];

@@ -71,6 +71,41 @@ describe('secret payload fields', () => {
   });
 });
 
+describe('secret payload fields in the DLQ', () => {
+  it('are masked in the entry and clear again in the handler of a replay, as stored or kept through an edit', async () => {
+    runtime = await startTestRuntime({ config: { plugins: { dirs: [PLUGINS] }, secrets: { key: KEY } } });
+    const rt = runtime;
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const ended = (id: string, state: string) =>
+      waitFor(async () => {
+        const view = await rt.jobs.get(id);
+        return view.state === state ? view : undefined;
+      });
+
+    // 1. A job with secret fields fails for good; its entry records which fields are sealed.
+    const payload = { user: 'nobody', token: TOKEN, cards: [{ last4: '4242', pin: 1234 }] };
+    const { id } = await rt.producer.submit({ type: 'vault.use', payload, retries: 0 });
+    const dead = await ended(id, 'dlq');
+    const entry = await rt.dlq.get(dead.dlqEntryId!);
+    expect(dead.error).toContain(sha(TOKEN).slice(0, 12));
+    expect(entry.secretPaths).toEqual([['token'], ['cards', 0, 'pin']]);
+    expect(entry.payload).toEqual({ user: 'nobody', token: '[secret]', cards: [{ last4: '4242', pin: '[secret]' }] });
+    expect(dead.payload).toEqual(entry.payload);
+
+    // 2. Replayed as stored: the handler gets the clear token again (it fails the same way, naming it).
+    const plain = await rt.control.replay(entry.id);
+    expect((await ended(plain.jobId, 'dlq')).error).toContain(sha(TOKEN).slice(0, 12));
+
+    // 3. Replayed with an edit that leaves the secret fields as shown: they keep their stored values.
+    const edited = await rt.control.replay(entry.id, { payload: { ...(entry.payload as object), user: 'ada' }, again: true });
+    const job = await ended(edited.jobId, 'completed');
+    expect(job.result).toEqual({ user: 'ada', tokenSha: sha(TOKEN), pinSum: 1234 });
+    const stored = await rt.redis.hget(rt.keys.job(job.queue, edited.jobId), 'data');
+    expect(stored).toContain('tmenc:v1:');
+    expect(stored).not.toContain(TOKEN);
+  });
+});
+
 describe('what a handler can reach', () => {
   it('sees its own plugin settings only, and nothing of API keys', async () => {
     runtime = await startTestRuntime({

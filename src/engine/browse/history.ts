@@ -67,16 +67,40 @@ export class JobHistory {
     return added === 1;
   }
 
+  /**
+   * A job's history; for a job that ended in the DLQ or cancelled (and so
+   * left BullMQ), the history its entry carried away.
+   */
   async read(queue: string, jobId: string): Promise<HistoryEntry[]> {
     const raw = await this.redis.lrange(this.keys.jobHistory(queue, jobId), 0, -1);
-    return raw.flatMap((line) => {
-      try {
-        const entry = JSON.parse(line);
-        return entry && typeof entry.at === 'number' && typeof entry.kind === 'string' ? [entry as HistoryEntry] : [];
-      } catch {
-        // A plain BullMQ log line written by someone else: not a history entry.
-        return [];
-      }
-    });
+    if (raw.length || (await this.redis.exists(this.keys.job(queue, jobId)))) return parseHistory(raw);
+    return (await this.endedHistory(queue, jobId)) ?? [];
   }
+
+  private async endedHistory(queue: string, jobId: string): Promise<HistoryEntry[] | undefined> {
+    const entryId = await this.redis.hget(this.keys.dlqByJob(queue), jobId);
+    const raw =
+      (entryId ? await this.redis.hget(this.keys.dlqEntries(queue), entryId) : null) ??
+      (await this.redis.hget(this.keys.cancelledEntries(queue), jobId));
+    try {
+      const history = raw ? JSON.parse(raw).history : undefined;
+      return Array.isArray(history) ? history : undefined;
+    } catch {
+      // An unreadable entry has no history to show; the job itself says why.
+      return undefined;
+    }
+  }
+}
+
+/** History entries from the lines of a job's list, skipping lines that are not ours. */
+export function parseHistory(lines: string[]): HistoryEntry[] {
+  return lines.flatMap((line) => {
+    try {
+      const entry = JSON.parse(line);
+      return entry && typeof entry.at === 'number' && typeof entry.kind === 'string' ? [entry as HistoryEntry] : [];
+    } catch {
+      // A plain BullMQ log line written by someone else: not a history entry.
+      return [];
+    }
+  });
 }

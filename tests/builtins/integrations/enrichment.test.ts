@@ -79,16 +79,31 @@ describe('lead enrichment flow', () => {
     ]);
   });
 
-  it('fails the whole flow for good when the lead is not an e-mail address', async () => {
+  it('fails the whole flow for good when the lead is not an e-mail address, every step moving to the DLQ', async () => {
     const entry = await runJob(env.runtime, 'lead.enrich', { lead: { email: 'not-an-address' }, providers: ['firmo'] });
     const { flowId } = entry.result as { flowId: string };
 
     const store = await waitFor(async () => {
       const job = await env.runtime.jobs.get(flowId);
-      return job.state === 'failed' ? job : undefined;
+      return job.state === 'dlq' ? job : undefined;
     }, 30_000);
-
     expect(store.attempts).toHaveLength(0);
+    expect(store.reason).toBe('child_failed');
     expect(store.error).toMatch(/child/i);
+
+    // Each step is in the DLQ once, linked to its parent; none is left in BullMQ's failed sets.
+    const entries = await waitFor(async () => {
+      const page = await env.runtime.dlq.list({});
+      return page.entries.length >= 4 ? page.entries : undefined;
+    });
+    const byType = new Map(entries.map((e) => [e.type, e]));
+    expect(entries.map((e) => e.type).sort()).toEqual(['lead.lookup', 'lead.normalise', 'lead.score', 'lead.store']);
+    expect(byType.get('lead.normalise')).toMatchObject({ reason: 'invalid_email', parentId: byType.get('lead.lookup')!.jobId });
+    expect(byType.get('lead.lookup')).toMatchObject({ reason: 'child_failed', parentId: byType.get('lead.score')!.jobId });
+    expect(byType.get('lead.score')).toMatchObject({ reason: 'child_failed', parentId: flowId });
+    expect(byType.get('lead.store')!.children).toEqual([expect.stringMatching(new RegExp(`:${byType.get('lead.score')!.jobId}$`))]);
+    for (const queue of Object.keys(env.runtime.config.queues)) {
+      expect(await env.runtime.redis.zcard(env.runtime.keys.bullKey(queue, 'failed')), queue).toBe(0);
+    }
   });
 });
