@@ -10,11 +10,15 @@ export interface DecideInput {
   /** The schedule's previous job has not finished. */
   busy: boolean;
   queuedSlot?: number;
+  /** Slots decided earlier that wait their turn, oldest first. */
+  backlog?: number[];
 }
 
 export interface Decision {
-  /** Slots to run now, oldest first. */
+  /** The slot to run now (none or one). */
   runs: number[];
+  /** Slots that run later, one after another, oldest first. */
+  backlog: number[];
   /** Slot kept to run once the previous job finishes. */
   queuedSlot?: number;
   /** Slots dropped: missed ones the policy skips, and ones that came while busy. */
@@ -24,11 +28,15 @@ export interface Decision {
 }
 
 /**
- * Which slots of one tick run. The latest slot younger than `graceMs` is due;
- * every other one was missed and the missed-run policy decides:
- * `skip` none, `once` the latest of them, `all` the latest `limit`. Then the
- * overlap policy: while the previous job runs, `skip` drops the runs and
- * `queue` keeps the latest as the one to run when it ends.
+ * Which slot of one tick runs. The latest slot younger than `graceMs` is due;
+ * every other one was missed and the missed-run policy decides which are made
+ * up for: `skip` none, `once` the latest of them, `all` the latest `limit`.
+ *
+ * A schedule runs one job at a time, in slot order: made-up slots join a
+ * backlog, and each tick that finds the previous job finished starts the
+ * oldest waiting slot. The overlap policy is for the due slot: while the
+ * previous job runs, `skip` drops it and `queue` keeps it (a later one
+ * replaces it) to run after the backlog.
  */
 export function decideRuns(input: DecideInput): Decision {
   const { spec, slots, now, graceMs } = input;
@@ -39,23 +47,34 @@ export function decideRuns(input: DecideInput): Decision {
   const missedSlots = due === undefined ? slots.latest : slots.latest.slice(0, -1);
   const missed = slots.count - (due === undefined ? 0 : 1);
 
-  // 2. The missed-run policy.
-  let runs: number[] = [];
-  if (missed > 0 && spec.missedRuns.policy === 'once') runs = missedSlots.slice(-1);
-  if (missed > 0 && spec.missedRuns.policy === 'all') runs = missedSlots.slice(-spec.missedRuns.limit);
-  if (due !== undefined) runs.push(due);
-  let skipped = slots.count - runs.length;
+  // 2. The missed-run policy: which missed slots are made up for.
+  let madeUp: number[] = [];
+  if (missed > 0 && spec.missedRuns.policy === 'once') madeUp = missedSlots.slice(-1);
+  if (missed > 0 && spec.missedRuns.policy === 'all') madeUp = missedSlots.slice(-spec.missedRuns.limit);
+  let skipped = missed - madeUp.length;
 
-  // 3. The overlap policy.
-  if (input.busy) {
-    if (spec.overlap === 'skip') return { runs: [], skipped: skipped + runs.length, missed };
-    const queuedSlot = runs.at(-1) ?? input.queuedSlot;
-    const replaced = runs.length + (input.queuedSlot !== undefined && queuedSlot !== input.queuedSlot ? 1 : 0) - 1;
-    return { runs: [], queuedSlot, skipped: skipped + Math.max(0, replaced), missed };
+  // 3. The overlap policy for the due slot; a finished previous job frees the queued one.
+  let backlog = [...(input.backlog ?? []), ...madeUp];
+  let queuedSlot = input.queuedSlot;
+  if (input.busy && due !== undefined) {
+    if (spec.overlap === 'skip' || queuedSlot !== undefined) skipped++;
+    if (spec.overlap === 'queue') queuedSlot = Math.max(due, queuedSlot ?? due);
+  } else if (!input.busy) {
+    if (queuedSlot !== undefined) backlog.push(queuedSlot);
+    if (due !== undefined) backlog.push(due);
+    queuedSlot = undefined;
   }
-  if (input.queuedSlot !== undefined) {
-    if (runs.length) skipped++;
-    else runs = [input.queuedSlot];
+
+  // 4. In slot order, each once, and no longer than a full catch-up.
+  backlog = [...new Set(backlog)].sort((a, b) => a - b);
+  const cap = spec.missedRuns.limit + 1;
+  if (backlog.length > cap) {
+    skipped += backlog.length - cap;
+    backlog = backlog.slice(-cap);
   }
-  return { runs, skipped, missed };
+
+  // 5. The oldest waiting slot runs once the previous job has finished.
+  if (input.busy || !backlog.length) return { runs: [], backlog, queuedSlot, skipped, missed };
+  const [next, ...rest] = backlog;
+  return { runs: [next], backlog: rest, queuedSlot, skipped, missed };
 }

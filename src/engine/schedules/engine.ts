@@ -51,6 +51,8 @@ export interface ScheduleView {
  * - a schedule is one entry per name, replaced whole when its spec changes;
  * - a tick reads a schedule's state, decides which slots to run, and claims
  *   them with a compare-and-set, so one process wins each decision;
+ * - a schedule runs one job at a time: slots waiting their turn (made-up
+ *   missed slots, a due one behind them) are kept in its state, in order;
  * - each run is submitted with the idempotency key `schedule:<name>:<slot>`,
  *   so even a slot stored twice (a crash between claim and store, recovered
  *   by the next tick) is one job.
@@ -160,9 +162,9 @@ export class ScheduleEngine {
 
     // 4. Decide: which slots run, which are skipped, which wait.
     const slots = new SlotCalculator(spec, meta.anchorMs).window(state.handledUntil, now, spec.missedRuns.limit + 1);
-    if (slots.count === 0 && state.queuedSlot === undefined) return;
+    if (slots.count === 0 && state.queuedSlot === undefined && !state.backlog?.length) return;
     const busy = await this.isRunning(state.lastJobId);
-    const decision = decideRuns({ spec, slots, now, graceMs: this.options.graceMs, busy, queuedSlot: state.queuedSlot });
+    const decision = decideRuns({ spec, slots, now, graceMs: this.options.graceMs, busy, queuedSlot: state.queuedSlot, backlog: state.backlog });
     if (decision.missed > 0) {
       this.options.log.info({ schedule: name, missed: decision.missed, policy: spec.missedRuns.policy }, 'schedule missed slots');
     }
@@ -172,6 +174,7 @@ export class ScheduleEngine {
       ...state,
       handledUntil: Math.max(state.handledUntil, now),
       queuedSlot: decision.queuedSlot,
+      backlog: decision.backlog.length ? decision.backlog : undefined,
       skippedSlots: state.skippedSlots + decision.skipped,
       pending: decision.runs.length ? { slots: decision.runs, at: now } : undefined,
     };

@@ -28,6 +28,8 @@ export interface ScheduleState {
   pending?: { slots: number[]; at: number };
   /** One slot waiting for the previous job to finish (overlap `queue`). */
   queuedSlot?: number;
+  /** Slots that run one after another, oldest first, each once the previous job has finished. */
+  backlog?: number[];
   lastSlot?: number;
   lastJobId?: string;
   lastError?: string;

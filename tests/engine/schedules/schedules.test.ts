@@ -148,9 +148,13 @@ describe('schedule engine', () => {
     clock.set('2026-05-01T14:30:00Z');
     await rt.schedules.tick();
     await settle(rt);
-    // Back in time for the 15:00 slot.
+    // Back in time for the 15:00 slot; `all` works through its backlog one run at a time.
     clock.set('2026-05-01T15:00:02Z');
     await rt.schedules.tick();
+    while ((await rt.schedules.get('all'))?.state?.backlog) {
+      await settle(rt);
+      await rt.schedules.tick();
+    }
 
     expect(await producedSlots(rt, 'skip')).toEqual(['2026-05-01T15:00:00.000Z']);
     expect(await producedSlots(rt, 'once')).toEqual(['2026-05-01T14:00:00.000Z', '2026-05-01T15:00:00.000Z']);
@@ -162,6 +166,32 @@ describe('schedule engine', () => {
     ]);
     const skip = await rt.schedules.get('skip');
     expect(skip?.state?.skippedSlots).toBe(4);
+  });
+
+  it.each(['skip', 'queue'] as const)('runs the missed slots of `all` one after another, in slot order (overlap %s)', async (overlap) => {
+    const clock = new ManualClock(Date.parse('2026-05-01T10:00:30Z'));
+    const rt = await start(clock);
+    await rt.schedules.put('catch-up', { cron: '0 * * * *', type: 'test.sleep', payload: { ms: 200 }, overlap, missedRuns: { policy: 'all', limit: 3 } });
+
+    // Down until 14:30: 12:00, 13:00 and 14:00 are made up for; ticks keep coming meanwhile.
+    clock.set('2026-05-01T14:30:00Z');
+    const seen: number[] = [];
+    await waitFor(async () => {
+      await rt.schedules.tick();
+      const jobs = await jobsOf(rt);
+      const states = await Promise.all(jobs.map((j) => j.getState()));
+      seen.push(states.filter((s) => s !== 'completed').length);
+      return jobs.length === 3 && states.every((s) => s === 'completed');
+    }, 15_000, 50);
+
+    // Never two at once, and each started after the one before it had finished.
+    expect(Math.max(...seen)).toBe(1);
+    const jobs = (await jobsOf(rt)).sort((a, b) => a.data.idempotencyKey.localeCompare(b.data.idempotencyKey));
+    expect(await producedSlots(rt, 'catch-up')).toEqual(['2026-05-01T12:00:00.000Z', '2026-05-01T13:00:00.000Z', '2026-05-01T14:00:00.000Z']);
+    for (let i = 1; i < jobs.length; i++) expect(jobs[i].processedOn!).toBeGreaterThanOrEqual(jobs[i - 1].finishedOn!);
+    const state = (await rt.schedules.get('catch-up'))?.state;
+    expect(state).toMatchObject({ runs: 3, skippedSlots: 1 });
+    expect(state?.backlog).toBeUndefined();
   });
 
   it('carries the schedule options to every job it produces', async () => {
