@@ -1,13 +1,12 @@
 import type { Config } from '../config/index.ts';
 import type { SweepReport } from '../sdk/services.ts';
+import type { RedisClient } from '../redis/index.ts';
 import type { FileStoreService } from './file-store.ts';
+import { removeExpiredJobs } from './finished-retention.ts';
 import type { QueueSet } from './queues.ts';
 
 /** Removes one kind of TaskMaster's own data past its retention; returns how many items went. */
 export type Sweeper = () => Promise<number>;
-
-/** Jobs removed per call of BullMQ's `clean`: small enough not to block Redis for long. */
-const CLEAN_BATCH = 1000;
 
 /**
  * The retention sweeps of TaskMaster's own data, by name. The built-in
@@ -37,17 +36,12 @@ export class Housekeeping {
 }
 
 /** The built-in sweepers: finished jobs of every queue, and report files. */
-export function builtinHousekeeping(config: Config, queues: QueueSet, files: FileStoreService): Housekeeping {
+export function builtinHousekeeping(config: Config, queues: QueueSet, redis: RedisClient, files: FileStoreService): Housekeeping {
   const housekeeping = new Housekeeping();
+  // Each job by its own retention where it has one (a schedule's), else the configured one.
   const clean = async (state: 'completed' | 'failed', ageMs: number) => {
     let removed = 0;
-    for (const name of queues.names) {
-      for (;;) {
-        const ids = await queues.get(name).clean(ageMs, CLEAN_BATCH, state);
-        removed += ids.length;
-        if (ids.length < CLEAN_BATCH) break;
-      }
-    }
+    for (const name of queues.names) removed += await removeExpiredJobs(queues.get(name), redis, state, ageMs);
     return removed;
   };
   housekeeping.register('completed-jobs', () => clean('completed', config.retention.completedAgeMs));

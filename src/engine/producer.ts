@@ -17,6 +17,7 @@ import type { Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { mapPaths, SecretBox, secretPaths, type PayloadPath } from './secrets.ts';
 import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
+import { noteRetention } from './finished-retention.ts';
 import type { QueueSet } from './queues.ts';
 
 /** Where a submitted job went. */
@@ -81,6 +82,9 @@ export class Producer {
     const queue = this.queues.get(prepared.queue);
     await storing(queue.add(prepared.type, prepared.data, prepared.opts));
     const [submitted] = await this.confirm([prepared]);
+    if (internal.retention && !submitted.duplicate) {
+      await storing(noteRetention(this.redis, queue.toKey(submitted.id), internal.retention));
+    }
     return submitted;
   }
 
@@ -211,7 +215,9 @@ export class Producer {
         delay: job.delayMs,
         attempts: retries + 1,
         backoff: { type: 'taskmaster', delay: defaults.backoffMs },
-        removeOnComplete: { age: Math.ceil(retention.completedAgeMs / 1000), count: retention.completedCount },
+        // No age here: BullMQ would apply each job's age to the whole completed set,
+        // cutting longer retentions. The retention sweeps remove jobs by their own age.
+        removeOnComplete: { count: retention.completedCount },
         // A job failed for good is moved to the DLQ by the engine, never dropped by BullMQ.
         removeOnFail: false,
       },

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 import type { DeadLetterQueue } from './dead-letter-queue.ts';
 import { forgetEntries } from './final-states.ts';
+import { removeExpiredJobs } from './finished-retention.ts';
 import type { Logger } from './logger.ts';
 import type { QueueSet } from './queues.ts';
 import type { Settler } from './settler.ts';
@@ -29,7 +30,8 @@ export interface RetentionReport {
 /**
  * One retention pass over every queue, idle or not:
  * 1. failed jobs a crashed process left in BullMQ's failed set go to the DLQ;
- * 2. completed jobs older than `completedAgeMs` are removed;
+ * 2. completed jobs past their retention are removed: their own (a
+ *    schedule's `options.retention`), else `completedAgeMs`;
  * 3. DLQ entries older than `dlqAgeMs` and cancelled records older than
  *    `cancelledAgeMs` are removed.
  * Every step is idempotent, so two processes sweeping at once do no harm.
@@ -42,12 +44,8 @@ export async function sweepRetention(deps: RetentionDeps, now = Date.now()): Pro
   report.settled = await deps.settler.sweep(queues.names);
 
   for (const name of queues.names) {
-    // 2. Completed jobs.
-    for (;;) {
-      const removed = await queues.get(name).clean(config.retention.completedAgeMs, CLEAN_BATCH, 'completed');
-      report.completed += removed.length;
-      if (removed.length < CLEAN_BATCH) break;
-    }
+    // 2. Completed jobs, each past its own retention.
+    report.completed += await removeExpiredJobs(queues.get(name), redis, 'completed', config.retention.completedAgeMs, now);
 
     // 3. Cancelled records.
     for (;;) {

@@ -190,7 +190,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     registry.onServing((types) => {
       parked.wake(types, queues, log).catch((err) => log.warn({ err, types }, 'cannot wake jobs waiting for a handler'));
     });
-    const services = new PluginServices(config, redis, keys, producer, builtinHousekeeping(config, queues, files));
+    const services = new PluginServices(config, redis, keys, producer, builtinHousekeeping(config, queues, redis, files));
     cleanups.push(() => services.close());
     const dlq = new DeadLetterQueue(redis, keys, queueNames);
     const control = new JobControl(redis, keys, queues, registry, producer, dlq, events, log, history);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/runtime.ts';
 import { runJob, startDataEnv, type DataTestEnv } from '../data/setup.ts';
 import { fakeServer, json, type FakeServer } from '../integrations/http-fake.ts';
 
@@ -50,13 +51,12 @@ describe('health.check', () => {
 });
 
 describe('taskmaster.cleanup', () => {
-  it('removes finished jobs past the configured retention', async () => {
+  it('removes finished jobs past their retention, honouring a job\'s own longer one', async () => {
     const rt = env.runtime;
-    // Kept by their own options far longer than the configured retention the sweep enforces.
-    const old = await rt.producer.submit({ type: 'health.check', payload: { redis: true } }, 'test', { retention: { completedAgeMs: 3600_000 } });
-    await runJob(rt, 'health.check', { redis: true });
-    const oldJob = await rt.jobs.get(old.id);
-    expect(oldJob.state).toBe('completed');
+    // Kept by its own retention (as a schedule gives its jobs) far longer than the configured 1 s.
+    const kept = await rt.producer.submit({ type: 'health.check', payload: { redis: true } }, 'test', { retention: { completedAgeMs: 3600_000 } });
+    const plain = await rt.producer.submit({ type: 'health.check', payload: { redis: true } });
+    await waitFor(async () => (await Promise.all([kept.id, plain.id].map((id) => rt.jobs.get(id)))).every((j) => j.state === 'completed'));
     await new Promise((r) => setTimeout(r, 1200));
 
     const cleanup = await runJob(rt, 'taskmaster.cleanup', {});
@@ -64,7 +64,20 @@ describe('taskmaster.cleanup', () => {
     expect(cleanup.state).toBe('completed');
     const result = cleanup.result as { sweeps: { name: string; removed: number }[]; removed: number };
     expect(result.sweeps.map((s) => s.name)).toEqual(['completed-jobs', 'failed-jobs', 'report-files']);
-    expect(result.sweeps[0].removed).toBeGreaterThanOrEqual(2);
-    await expect(rt.jobs.get(old.id)).rejects.toMatchObject({ name: 'NotFoundError' });
+    expect(result.sweeps[0].removed).toBeGreaterThanOrEqual(1);
+    await expect(rt.jobs.get(plain.id)).rejects.toMatchObject({ name: 'NotFoundError' });
+    // Neither the sweep nor the completions after it (BullMQ trims on completion) took the kept one.
+    await runJob(rt, 'health.check', { redis: true });
+    expect((await rt.jobs.get(kept.id)).state).toBe('completed');
+  });
+
+  it('removes a job past its own retention when that is shorter than the configured one', async () => {
+    const rt = env.runtime;
+    const brief = await rt.producer.submit({ type: 'health.check', payload: { redis: true } }, 'test', { retention: { completedAgeMs: 0 } });
+    await waitFor(async () => (await rt.jobs.get(brief.id)).state === 'completed');
+
+    await rt.sweepRetention();
+
+    await expect(rt.jobs.get(brief.id)).rejects.toMatchObject({ name: 'NotFoundError' });
   });
 });

@@ -217,7 +217,8 @@ describe('schedule engine', () => {
       expect(view.payload).toEqual({ n: 5 });
       expect(view.options).toMatchObject({ retries: 7, timeoutMs: 4321, priority: 'high', tenant: 'acme' });
       expect(view.submittedBy).toBe('schedule:opts');
-      expect(job.opts.removeOnComplete).toMatchObject({ age: 5 });
+      // The job's own retention, honoured by the sweeps (BullMQ's age trim would apply it to the whole set).
+      expect(JSON.parse((await rt.redis.hget(rt.keys.job('default', job.id!), 'tm_retention'))!)).toEqual({ completedAgeMs: 5000, failedAgeMs: 9000 });
       // Failed jobs move to the DLQ; BullMQ never drops them on its own.
       expect(job.opts.removeOnFail).toBe(false);
     }
