@@ -28,7 +28,7 @@ type Result = Record<string, any>;
 /** Runs one benchmark script; its progress goes to the terminal, its last stdout line is the result. */
 function bench(script: string, args: string[]): Promise<Result> {
   process.stderr.write(`\n== ${script} ${args.join(' ')}\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', `bench/${script}`, ...args], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${script}`, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -43,6 +43,12 @@ function bench(script: string, args: string[]): Promise<Result> {
   });
 }
 
+/** Non-2xx answers with their status codes: `588 (429: 588)`. */
+function refused(r: Result): string {
+  const codes = Object.entries(r.statuses ?? {}).map(([code, n]) => `${code}: ${n}`);
+  return codes.length ? `${r.non2xx} (${codes.join(', ')})` : String(r.non2xx);
+}
+
 function redisVersion(): string {
   return execFileSync('redis-server', ['--version']).toString().trim().replace(/^Redis server /, '');
 }
@@ -52,7 +58,7 @@ const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
 const throughput = await bench('throughput.ts', ['--jobs', '20000', '--concurrency', '50']);
 const http = await bench('http-submit.ts', ['--duration', quick ? '5' : '10']);
 const steady = await bench('steady.ts', ['--duration', steadyS]);
-const memory = await bench('memory.ts', ['--jobs', '5000']);
+const memory = await bench('memory.ts', ['--jobs', '5000', '--duration', steadyS]);
 const scaling = await bench('scaling.ts', ['--jobs', quick ? '4000' : '10000']);
 const loadAfter = loadavg().map((l) => l.toFixed(1)).join(' / ');
 
@@ -76,16 +82,20 @@ Load average before / after (1, 5, 15 min): ${load} → ${loadAfter}.${values.no
 
 ## HTTP submission — autocannon, ${http.connections} connections, ${http.durationS} s each
 
-| endpoint | req/s | p99 ms | non-2xx |
-|---|---:|---:|---:|
-| TaskMaster \`POST /api/v1/jobs\` | ${http.single.taskmaster.rps} | ${http.single.taskmaster.p99Ms} | ${http.single.taskmaster.non2xx} |
-| bare \`node:http\` + \`queue.add\` | ${http.single.bare.rps} | ${http.single.bare.p99Ms} | ${http.single.bare.non2xx} |
-| TaskMaster \`POST /api/v1/jobs/bulk\` (${http.bulk} jobs) | ${http.bulkRequests.taskmaster.rps} | ${http.bulkRequests.taskmaster.p99Ms} | ${http.bulkRequests.taskmaster.non2xx} |
-| bare \`node:http\` + \`queue.addBulk\` (${http.bulk} jobs) | ${http.bulkRequests.bare.rps} | ${http.bulkRequests.bare.p99Ms} | ${http.bulkRequests.bare.non2xx} |
+req/s counts 2xx answers only. The bench's API key has its own submission limit
+(${http.rateLimit.perSecond} jobs/s, burst ${http.rateLimit.burst}) instead of the default 1,000 jobs/s per key, which
+bulk requests of ${http.bulk} jobs would exceed: the figures measure submission, not the limiter.
+
+| endpoint | req/s | p99 ms | non-2xx (by status) | connection errors |
+|---|---:|---:|---:|---:|
+| TaskMaster \`POST /api/v1/jobs\` | ${http.single.taskmaster.rps} | ${http.single.taskmaster.p99Ms} | ${refused(http.single.taskmaster)} | ${http.single.taskmaster.errors} |
+| bare \`node:http\` + \`queue.add\` | ${http.single.bare.rps} | ${http.single.bare.p99Ms} | ${refused(http.single.bare)} | ${http.single.bare.errors} |
+| TaskMaster \`POST /api/v1/jobs/bulk\` (${http.bulk} jobs) | ${http.bulkRequests.taskmaster.rps} | ${http.bulkRequests.taskmaster.p99Ms} | ${refused(http.bulkRequests.taskmaster)} | ${http.bulkRequests.taskmaster.errors} |
+| bare \`node:http\` + \`queue.addBulk\` (${http.bulk} jobs) | ${http.bulkRequests.bare.rps} | ${http.bulkRequests.bare.p99Ms} | ${refused(http.bulkRequests.bare)} | ${http.bulkRequests.bare.errors} |
 
 TaskMaster ÷ bare: single ${http.single.ratio}, bulk ${http.bulkRequests.ratio}.
 
-## Time in queue at half capacity, and RSS over a steady run (${steady.durationS} s)
+## Time in queue at half capacity (${steady.durationS} s)
 
 Capacity of one process (producer and workers in it): ${steady.capacityPerSec} jobs/s; steady rate ${steady.ratePerSec} jobs/s, ${steady.submitted} jobs submitted.
 
@@ -93,9 +103,14 @@ Capacity of one process (producer and workers in it): ${steady.capacityPerSec} j
 |---:|---:|
 | ${steady.timeInQueueMs.p50} ms | ${steady.timeInQueueMs.p99} ms |
 
-| RSS first | last | highest | growth, first to last part of the run |
+## Node memory over a steady run (${memory.steady.durationS} s at ${memory.steady.ratePerSec} jobs/s)
+
+One process, producer and workers; ${memory.steady.completed} of ${memory.steady.submitted} jobs completed. Samples every 10 s${memory.steady.heapAfterGc ? ', heap after a full GC' : ''}.
+**${memory.steady.flat ? 'Flat' : 'Not flat'}** (${memory.steady.flatRule}): RSS trend ${memory.steady.rss.growthMb} MiB (${memory.steady.rss.growthPct} %), heap trend ${memory.steady.heap.growthMb} MiB (${memory.steady.heap.growthPct} %) after ${memory.steady.rss.fromS} s.
+
+| at | RSS | heap | jobs done |
 |---:|---:|---:|---:|
-| ${steady.rssMb.first} MiB | ${steady.rssMb.last} MiB | ${steady.rssMb.max} MiB | ${steady.rssMb.growthPct} % |
+${memory.steady.samples.map((s: Result) => `| ${s.atS} s | ${s.rssMb} MiB | ${s.heapMb} MiB | ${s.completed} |`).join('\n')}
 
 ## Redis memory per retained completed job (${memory.jobs} jobs)
 
