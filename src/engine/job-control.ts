@@ -99,7 +99,9 @@ export class JobControl {
    * 2. waiting or delayed: records it as cancelled, then removes it from
    *    BullMQ (if it became active meanwhile, the record is taken back);
    * 3. active: tells every worker through pub/sub; the one running it fires
-   *    the handler's signal and the job ends as cancelled.
+   *    the handler's signal and the job ends as cancelled. A message lost on
+   *    the way changes nothing: that worker's lock keeper reads the mark of
+   *    step 1 within a quarter of the lock time and fires the signal.
    */
   async cancel(id: string, by?: string): Promise<CancelResult> {
     const queueName = this.queueOf(id);

@@ -95,7 +95,7 @@ export class WorkerPool {
   private async listenForCancels(): Promise<void> {
     const subscriber = createRedis(this.redisUrl, 'blocking', 'taskmaster:cancel');
     subscriber.on('error', () => {
-      // Reconnects by itself; a cancel missed meanwhile is caught when the job next starts.
+      // Reconnects by itself; a cancel missed meanwhile is caught by the lock keeper (a running job) or when the job next starts.
     });
     subscriber.on('message', (_channel, jobId: string) => this.cancelHere(jobId));
     await subscriber.subscribe(this.keys.cancelChannel());
