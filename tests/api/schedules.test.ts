@@ -63,6 +63,21 @@ describe('schedules API', () => {
     expect((await api(server, 'DELETE', '/api/v1/schedules/every-second')).status).toBe(404);
   });
 
+  it('audits every schedule write and removal with the key that made it, not the payload', async () => {
+    await api(server, 'PUT', '/api/v1/schedules/audited', { everyMs: 60_000, type: 'test.noop', payload: { token: 'hush' } });
+    await api(server, 'PUT', '/api/v1/schedules/audited', { cron: '0 4 * * *', timezone: 'Europe/Berlin', type: 'test.noop' });
+    await api(server, 'DELETE', '/api/v1/schedules/audited');
+    await api(server, 'DELETE', '/api/v1/schedules/audited');
+
+    const res = await api(server, 'GET', '/api/v1/audit?action=schedule.');
+
+    const entries = res.body.entries.filter((e: { target: string }) => e.target === 'audited');
+    expect(entries.map((e: { action: string }) => e.action)).toEqual(['schedule.delete', 'schedule.put', 'schedule.put']);
+    expect(entries[2]).toMatchObject({ actor: 'test-admin', details: { created: true, changed: true, version: 1, type: 'test.noop', everyMs: 60_000 } });
+    expect(entries[1]).toMatchObject({ details: { created: false, changed: true, version: 2, cron: '0 4 * * *', timezone: 'Europe/Berlin' } });
+    expect(JSON.stringify(entries)).not.toContain('hush');
+  });
+
   it('shows the results of a scheduled health check', async () => {
     const put = await api(server, 'PUT', '/api/v1/schedules/health', { everyMs: 1000, type: 'health.check', payload: { redis: true } });
     expect(put.status).toBe(201);

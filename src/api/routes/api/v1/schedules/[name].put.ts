@@ -1,4 +1,5 @@
 import { defineEventHandler, getRouterParam, setResponseStatus } from 'h3';
+import { recordAudit } from '../../../../auth/audit.ts';
 import { requireScope } from '../../../../auth/require-scope.ts';
 import { readJson } from '../../../../body.ts';
 import { useContext } from '../../../../context.ts';
@@ -6,9 +7,10 @@ import { useContext } from '../../../../context.ts';
 /**
  * Creates or replaces a schedule: 201 when created, 200 when replaced or
  * unchanged. A changed spec replaces the old one whole, state included.
+ * Audited as `schedule.put`, without the payload (it may hold secrets).
  */
 export default defineEventHandler(async (event) => {
-  await requireScope(event, 'admin');
+  const key = await requireScope(event, 'admin');
   const body = await readJson(event);
   const { runtime } = await useContext();
   const name = getRouterParam(event, 'name', { decode: true }) ?? '';
@@ -16,6 +18,9 @@ export default defineEventHandler(async (event) => {
   const existed = Boolean(await runtime.schedules.get(name));
   const { schedule, changed } = await runtime.schedules.put(name, body, 'api');
 
+  const { type, cron, everyMs, timezone, enabled } = schedule.spec;
+  const details = { created: !existed, changed, version: schedule.version, type, cron, everyMs, timezone, enabled };
+  await recordAudit(key, { action: 'schedule.put', target: name, details });
   setResponseStatus(event, existed ? 200 : 201);
   return { ...schedule, changed };
 });
