@@ -38,6 +38,33 @@ end
 return codes
 `;
 
+/*
+ * renewOwnActive
+ * KEYS[1]  the queue's active list    KEYS[2]  the queue's stalled set
+ * ARGV[1]  the queue's key base (`<prefix>:{<queue>}:`)
+ * ARGV[2]  lock token prefix of one BullMQ worker (`<worker id>:`)
+ * ARGV[3]  lock duration, ms
+ * Renews every active job whose lock that worker holds, and returns how many.
+ * For jobs the worker took but has not told the keeper about yet (its event
+ * loop was blocked between taking a job and starting it). Lock keys are
+ * built from the key base: they share the queue's hash tag, so its slot.
+ * Reads the whole active list: run only while the event loop is silent.
+ */
+const RENEW_OWN_ACTIVE = `
+local renewed = 0
+local prefix = ARGV[2]
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local lock = ARGV[1] .. id .. ':lock'
+  local token = redis.call('GET', lock)
+  if token and string.sub(token, 1, #prefix) == prefix then
+    redis.call('SET', lock, token, 'PX', ARGV[3])
+    redis.call('SREM', KEYS[2], id)
+    renewed = renewed + 1
+  end
+end
+return renewed
+`;
+
 const jiti = createJiti(import.meta.url);
 const { createRedis } = await jiti.import(connectionEntry);
 // Fails fast while Redis is away: a round that fails is simply tried again next time.
@@ -46,16 +73,21 @@ redis.on('error', () => {
   // Reconnects by itself; the worker's own logs and readiness report the outage.
 });
 redis.defineCommand('tmRenewLocks', { lua: RENEW_LOCKS });
+redis.defineCommand('tmRenewOwnActive', { numberOfKeys: 2, lua: RENEW_OWN_ACTIVE });
 
-/** Held jobs by lock key: { lockKey, jobKey, stalledKey, token, jobId, deadline, cancelSent }. */
+/** Held jobs by lock key: { owner, lockKey, jobKey, stalledKey, token, jobId, deadline, cancelSent }. */
 const held = new Map();
+/** BullMQ workers of this process by owner: { owner, activeKey, stalledKey, keyBase, tokenPrefix }. */
+const watched = new Map();
 let lastBeat = Date.now();
 
 parentPort.on('message', (message) => {
   lastBeat = Date.now();
   if (message.kind === 'hold') held.set(message.lock.lockKey, { ...message.lock, cancelSent: false });
   else if (message.kind === 'release') held.delete(message.lockKey);
+  else if (message.kind === 'watch') watched.set(message.queue.owner, message.queue);
   else if (message.kind === 'release-owner') {
+    watched.delete(message.owner);
     for (const lock of held.values()) if (lock.owner === message.owner) held.delete(lock.lockKey);
   }
 });
@@ -74,6 +106,15 @@ async function renew() {
     const group = byQueue.get(lock.stalledKey) ?? [];
     group.push(lock);
     byQueue.set(lock.stalledKey, group);
+  }
+
+  // The loop missed two beats: it may hold jobs it took but has not named yet.
+  if (mainSilentMs > 2 * renewEveryMs) {
+    await Promise.all(
+      [...watched.values()].map((q) =>
+        redis.tmRenewOwnActive(q.activeKey, q.stalledKey, q.keyBase, q.tokenPrefix, lockDurationMs).catch(() => undefined),
+      ),
+    );
   }
 
   await Promise.all(

@@ -19,6 +19,17 @@ export interface HeldLock {
   deadline: number;
 }
 
+/** A BullMQ worker of this process, whose taken jobs the keeper can find by lock token. */
+export interface WatchedQueue {
+  owner: string;
+  activeKey: string;
+  stalledKey: string;
+  /** `<prefix>:{<queue>}:`: a job's lock key is this, its id and `:lock`. */
+  keyBase: string;
+  /** BullMQ's lock tokens of that worker start with this (`<worker id>:`). */
+  tokenPrefix: string;
+}
+
 export interface LockKeeperOptions {
   redisUrl: string;
   lockDurationMs: number;
@@ -44,7 +55,11 @@ export interface LockKeeperOptions {
  *   (SIGKILL) so that its supervisor starts a fresh one and other workers
  *   re-run its jobs. A job is thus never left `active` for ever;
  * - renewing, it also reads the job's cancel field, so a cancel whose
- *   pub/sub message was lost still stops the job.
+ *   pub/sub message was lost still stops the job;
+ * - a job the worker took from Redis but had not named to the keeper yet
+ *   (the loop blocked in between) is found by its lock token: while the
+ *   event loop is silent, the thread also renews every active job whose
+ *   lock token is one of this process's BullMQ workers'.
  * BullMQ's own renewal goes on beside it; a lock renewed twice is harmless.
  */
 export class LockKeeper {
@@ -86,6 +101,11 @@ export class LockKeeper {
     this.thread = thread;
     this.beat = setInterval(() => thread.postMessage({ kind: 'beat' }), Math.min(BEAT_MS, lockDurationMs / 4));
     this.beat.unref();
+  }
+
+  /** Names a BullMQ worker of this process, for the jobs it takes while the loop is blocked. */
+  watch(queue: WatchedQueue): void {
+    this.thread?.postMessage({ kind: 'watch', queue });
   }
 
   hold(lock: HeldLock): void {

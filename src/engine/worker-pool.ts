@@ -210,6 +210,13 @@ export class WorkerPool {
       settings: { backoffStrategy: taskmasterBackoff },
       autorun: false,
     });
+    this.keeper?.watch({
+      owner,
+      activeKey: worker.keys.active,
+      stalledKey: worker.keys.stalled,
+      keyBase: worker.toKey(''),
+      tokenPrefix: `${worker.id}:`,
+    });
     worker.on('error', (err) => log.error({ err: { message: err.message } }, 'worker error'));
     worker.on('failed', (job) => {
       if (!job?.finishedOn || !job.id) return;

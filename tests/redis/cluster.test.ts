@@ -111,10 +111,10 @@ describe('Redis Cluster', () => {
     expect((await runtime.dlq.get(entries[1].id)).replays).toMatchObject([{ jobId: retried.jobId, edited: false }]);
   });
 
-  it('keeps a held lock alive from the lock keeper thread, and sees a cancel mark', async () => {
+  it('keeps locks alive from the lock keeper thread (held, and taken while the loop is blocked), and sees a cancel mark', async () => {
     const prefix = runtime.keys.prefix;
-    const jobKey = `${prefix}:{beta}:keeper-probe`;
-    const stalledKey = `${prefix}:{beta}:stalled`;
+    const jobKey = `${prefix}:{keeper-probe}:keeper-probe`;
+    const stalledKey = `${prefix}:{keeper-probe}:stalled`;
     const redis = runtime.redis;
     const cancelled: string[] = [];
     const keeper = new LockKeeper({
@@ -129,7 +129,7 @@ describe('Redis Cluster', () => {
       await redis.hset(jobKey, 'name', 'probe');
       await redis.set(`${jobKey}:lock`, 'token-1', 'PX', 600);
       await redis.sadd(stalledKey, 'keeper-probe');
-      keeper.hold({ owner: 'beta#probe', jobId: 'keeper-probe', token: 'token-1', lockKey: `${jobKey}:lock`, jobKey, stalledKey, deadline: Date.now() + 60_000 });
+      keeper.hold({ owner: 'probe#1', jobId: 'keeper-probe', token: 'token-1', lockKey: `${jobKey}:lock`, jobKey, stalledKey, deadline: Date.now() + 60_000 });
 
       // Three lock times later the lock is still there, and the job left the stalled set.
       await new Promise((r) => setTimeout(r, 1800));
@@ -143,9 +143,18 @@ describe('Redis Cluster', () => {
       // Released, the lock expires.
       keeper.release(`${jobKey}:lock`);
       await waitFor(async () => (await redis.exists(`${jobKey}:lock`)) === 0, 10_000);
+
+      // A job a worker took but never named: found by its lock token while this event loop is blocked.
+      const activeKey = `${prefix}:{keeper-probe}:active`;
+      keeper.watch({ owner: 'probe#1', activeKey, stalledKey, keyBase: `${prefix}:{keeper-probe}:`, tokenPrefix: 'probe-worker:' });
+      await redis.lpush(activeKey, 'keeper-taken');
+      await redis.set(`${prefix}:{keeper-probe}:keeper-taken:lock`, 'probe-worker:7', 'PX', 600);
+      const until = Date.now() + 1800;
+      while (Date.now() < until);
+      expect(await redis.get(`${prefix}:{keeper-probe}:keeper-taken:lock`)).toBe('probe-worker:7');
     } finally {
       await keeper.close();
-      await redis.del(jobKey, stalledKey);
+      await redis.del(jobKey, stalledKey, `${prefix}:{keeper-probe}:active`, `${prefix}:{keeper-probe}:keeper-taken:lock`);
     }
   });
 
