@@ -48,6 +48,23 @@ export interface PriorityChange {
   state: 'waiting' | 'delayed';
 }
 
+/** One queue as `GET /api/v1/queues` shows it. */
+export interface QueueSummary {
+  name: string;
+  fair: boolean;
+  concurrency: number;
+  limiter?: { max: number; durationMs: number };
+  types: string[];
+  weights: Record<Priority, number>;
+  waiting: number;
+  waitingByPriority: Record<Priority, number>;
+  topTenants: { tenant: string; waiting: number }[];
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
 export interface JobType {
   type: string;
   plugin: string;
@@ -111,6 +128,12 @@ export class TaskMasterClient {
    */
   changePriority(id: string, priority: Priority): Promise<PriorityChange> {
     return this.request('PATCH', `/api/v1/jobs/${encodeURIComponent(id)}`, { priority });
+  }
+
+  /** Every queue: waiting per class and top tenants, active, delayed, completed, failed, weights. */
+  async queues(): Promise<QueueSummary[]> {
+    const { queues } = await this.request<{ queues: QueueSummary[] }>('GET', '/api/v1/queues');
+    return queues;
   }
 
   async jobTypes(): Promise<JobType[]> {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { configSchema, type Config, type ConfigInput } from './schema.ts';
+import { configSchema, queueSchema, type Config, type ConfigInput } from './schema.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -34,7 +34,7 @@ export function loadConfig(
   config.dataDir = resolve(config.dataDir);
   config.plugins.dirs = config.plugins.dirs.map((d) => resolve(d));
   config.reports.dir = resolve(config.reports.dir ?? join(config.dataDir, 'reports'));
-  if (!config.queues.default) config.queues.default = { concurrency: 10 };
+  if (!config.queues.default) config.queues.default = queueSchema.parse({});
 
   return config;
 }

@@ -14,6 +14,7 @@ import {
   scheduleSpecSchema,
   SECOND,
 } from '../core/index.ts';
+import { DEFAULT_WEIGHTS } from '../core/index.ts';
 
 /** Scopes an API key can hold; `admin` implies the other two. */
 export const SCOPES = ['submit', 'read', 'admin'] as const;
@@ -46,7 +47,9 @@ const apiKeySchema = z
     message: 'set exactly one of key and keyHash',
   });
 
-const queueSchema = z.object({
+const classWeight = z.number().int().min(1).max(1000);
+
+export const queueSchema = z.object({
   /** Jobs of this queue one worker process runs at once. */
   concurrency: z.number().int().min(1).max(10_000).default(10),
   /**
@@ -57,6 +60,35 @@ const queueSchema = z.object({
   limiter: z
     .object({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
     .optional(),
+  /**
+   * Weighted fair scheduling between priority classes and tenants (see the
+   * README's Scheduling section). `false` serves classes strictly by BullMQ
+   * priority, as BullMQ alone would.
+   */
+  fair: z.boolean().default(true),
+  /** Share of starts per priority class when every class has work waiting. */
+  weights: z
+    .object({
+      critical: classWeight.default(DEFAULT_WEIGHTS.critical),
+      high: classWeight.default(DEFAULT_WEIGHTS.high),
+      normal: classWeight.default(DEFAULT_WEIGHTS.normal),
+      low: classWeight.default(DEFAULT_WEIGHTS.low),
+    })
+    .strict()
+    .default(DEFAULT_WEIGHTS),
+  /** Job types sent to this queue when a job names no queue (over a plugin's own default). */
+  types: z.array(z.string().min(1)).default([]),
+  /**
+   * Per-tenant settings: `weight` (turns taken in a row, default 1) and
+   * `maxRunning` (jobs of the tenant running at once in this queue, counted
+   * across every worker process; unset means no cap).
+   */
+  tenants: z
+    .record(
+      z.string().min(1).max(128),
+      z.object({ weight: z.number().int().min(1).max(1000).default(1), maxRunning: z.number().int().min(1).optional() }).strict(),
+    )
+    .default({}),
 });
 
 /**
@@ -120,7 +152,17 @@ export const configSchema = z.object({
   /** Declared queues; `default` always exists. */
   queues: z
     .record(z.string().regex(QUEUE_NAME), queueSchema)
-    .default({ default: { concurrency: 10 } }),
+    .default(() => ({ default: queueSchema.parse({}) }))
+    .superRefine((queues, ctx) => {
+      const owner = new Map<string, string>();
+      for (const [name, queue] of Object.entries(queues)) {
+        for (const type of queue.types) {
+          const earlier = owner.get(type);
+          if (earlier) ctx.addIssue({ code: 'custom', path: [name, 'types'], message: `job type ${type} is routed to both ${earlier} and ${name}` });
+          owner.set(type, name);
+        }
+      }
+    }),
 
   worker: z
     .object({
@@ -397,3 +439,4 @@ function isAllowEntry(entry: string): boolean {
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+export type QueueConfig = z.infer<typeof queueSchema>;

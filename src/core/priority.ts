@@ -16,3 +16,6 @@ export function bullPriority(priority: Priority): number {
 export function isPriority(value: unknown): value is Priority {
   return typeof value === 'string' && (PRIORITIES as readonly string[]).includes(value);
 }
+
+/** Default share of starts per class when every class has work waiting. */
+export const DEFAULT_WEIGHTS: Readonly<Record<Priority, number>> = { critical: 8, high: 4, normal: 2, low: 1 };

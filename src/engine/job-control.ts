@@ -12,6 +12,8 @@ import type { Logger } from './logger.ts';
 import { publicState, type Producer } from './producer.ts';
 import type { QueueSet } from './queues.ts';
 import { unmaskEdited } from './secrets.ts';
+import { defineFairCommands } from './fair/dispatch-script.ts';
+import { jobStateOf } from './fair/job-state.ts';
 
 export interface CancelResult {
   id: string;
@@ -91,6 +93,7 @@ export class JobControl {
     if (typeof (redis as any).tmMarkCancel !== 'function') {
       redis.defineCommand('tmMarkCancel', { numberOfKeys: 1, lua: MARK_CANCEL });
     }
+    defineFairCommands(redis);
   }
 
   /**
@@ -149,9 +152,17 @@ export class JobControl {
     const job = await Job.fromId<JobEnvelope>(this.queues.get(queueName), id);
     if (!job) throw new NotFoundError(`job ${id} not found`);
 
+    // The class lives in the data (read by the fair dispatcher) and in BullMQ's
+    // priority field (read by BullMQ when it requeues the job itself).
     const from = job.data?.priority ?? 'normal';
-    await job.updateData({ ...job.data, priority });
-    await job.changePriority({ priority: bullPriority(priority) });
+    const { priority: _old, tenant, ...rest } = job.data ?? ({} as JobEnvelope);
+    await job.updateData({ priority, tenant, ...rest });
+    if (this.queues.settings(queueName)?.fair) {
+      await this.redis.hset(this.keys.job(queueName, id), 'priority', bullPriority(priority));
+      await this.redis.tmFairRelist(this.keys.bullKey(queueName, 'delayed'), this.keys.job(queueName, id), id, Date.now());
+    } else {
+      await job.changePriority({ priority: bullPriority(priority) });
+    }
     await this.history.append(queueName, id, {
       at: Date.now(),
       kind: 'priority.changed',
@@ -302,7 +313,7 @@ export class JobControl {
 
   /** The job's state, including the ones outside BullMQ (DLQ, cancelled). */
   private async stateOf(queueName: string, id: string) {
-    const state = publicState(await this.queues.get(queueName).getJobState(id));
+    const state = publicState(await jobStateOf(this.queues.get(queueName), this.redis, this.keys, queueName, id));
     if (state !== 'unknown') return state;
     if (await this.redis.hexists(this.keys.dlqByJob(queueName), id)) return 'dlq';
     if (await this.redis.hexists(this.keys.cancelledEntries(queueName), id)) return 'cancelled';

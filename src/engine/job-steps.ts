@@ -5,6 +5,7 @@ import type { RedisClient } from '../redis/index.ts';
 import type { RunningAttempt } from './attempts.ts';
 import type { Logger } from './logger.ts';
 import { mapPaths, type SecretBox } from './secrets.ts';
+import { ownDelay } from './fair/hold.ts';
 
 /*
  * The small steps the processor takes around a handler run: reading the
@@ -55,7 +56,7 @@ export function downstreamOf(entry: JobTypeEntry, payload: unknown, log: Logger)
 
 /** When the job became ready to run: its delay's end, else its creation. */
 export function readySince(job: Job): number {
-  return job.timestamp + (job.opts.delay ?? 0);
+  return job.timestamp + ownDelay(job.opts.delay);
 }
 
 export function parsePayload(job: Job<JobEnvelope>, entry: JobTypeEntry, secrets: SecretBox | undefined): unknown {

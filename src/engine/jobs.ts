@@ -7,6 +7,8 @@ import { maskPayload } from './secrets.ts';
 import { NotFoundError, UnavailableError } from './errors.ts';
 import type { EndedJob } from './final-states.ts';
 import { publicState } from './producer.ts';
+import { ownDelay } from './fair/hold.ts';
+import { jobStateOf } from './fair/job-state.ts';
 import type { QueueSet } from './queues.ts';
 
 /** A job as the API shows it. */
@@ -65,7 +67,7 @@ export class JobReader {
     try {
       // The state is read before the job: a job seen as finished is then read
       // with its result, never the other way round.
-      state = await queue.getJobState(id);
+      state = await jobStateOf(queue, this.redis, this.keys, queueName, id);
       job = await Job.fromId<JobEnvelope>(queue, id);
       if (!job) return await this.ended(queueName, id);
       [rawAttempts, children] = await Promise.all([
@@ -91,7 +93,7 @@ export class JobReader {
         idempotencyKey: data.idempotencyKey,
         retries: Math.max(0, (job.opts.attempts ?? 1) - 1),
         timeoutMs: data.timeoutMs ?? 0,
-        delayMs: job.opts.delay || undefined,
+        delayMs: ownDelay(job.opts.delay) || undefined,
       },
       submittedBy: data.submittedBy,
       replayOf: data.replayOf,

@@ -19,6 +19,8 @@ import { mapPaths, SecretBox, secretPaths, type PayloadPath } from './secrets.ts
 import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
 import { noteRetention } from './finished-retention.ts';
 import type { QueueSet } from './queues.ts';
+import { heldDelay, ownDelay } from './fair/hold.ts';
+import { jobStateOf } from './fair/job-state.ts';
 
 /** Where a submitted job went. */
 export interface Submitted {
@@ -60,6 +62,8 @@ const STORE_TIMEOUT_MS = 5000;
  */
 export class Producer {
   private readonly secrets?: SecretBox;
+  /** Job type to the queue configuration routes it to (`queues.<name>.types`). */
+  private readonly routes = new Map<string, string>();
 
   constructor(
     private readonly config: Config,
@@ -69,6 +73,7 @@ export class Producer {
     private readonly keys: Keys,
   ) {
     if (config.secrets.key) this.secrets = new SecretBox(config.secrets.key);
+    for (const [name, queue] of Object.entries(config.queues)) for (const type of queue.types) this.routes.set(type, name);
   }
 
   /**
@@ -183,7 +188,7 @@ export class Producer {
     // 5. Options: the job's own, then the type's defaults, then the service's.
     const typeDefaults = entry.definition.defaults ?? {};
     const defaults = this.config.defaults;
-    const queue = job.queue ?? typeDefaults.queue ?? 'default';
+    const queue = job.queue ?? this.routes.get(job.type) ?? typeDefaults.queue ?? 'default';
     if (!this.queues.has(queue)) return { issues: [{ field: at('queue'), message: `unknown queue ${queue}` }] };
 
     const priority = job.priority ?? typeDefaults.priority ?? defaults.priority;
@@ -197,11 +202,12 @@ export class Producer {
     return {
       type: job.type,
       queue,
+      // Priority and tenant lead the stored JSON: the fair dispatcher reads them from its start.
       data: {
-        payload: stored,
-        secretPaths: paths.length ? paths : undefined,
         priority,
         tenant: job.tenant,
+        payload: stored,
+        secretPaths: paths.length ? paths : undefined,
         idempotencyKey: job.idempotencyKey,
         timeoutMs,
         backoff: backoffPolicySchema.parse(backoff),
@@ -212,7 +218,8 @@ export class Producer {
       opts: {
         jobId,
         priority: bullPriority(priority),
-        delay: job.delayMs,
+        // A fair queue's job waits held in BullMQ's delayed set until the dispatcher hands it over.
+        delay: this.config.queues[queue]?.fair ? heldDelay(job.delayMs) : job.delayMs,
         attempts: retries + 1,
         backoff: { type: 'taskmaster', delay: defaults.backoffMs },
         // No age here: BullMQ would apply each job's age to the whole completed set,
@@ -246,8 +253,8 @@ export class Producer {
         const raw = stored.get(j.opts.jobId);
         const duplicate = typeof raw === 'string' && !raw.includes(`"submissionId":"${j.data.submissionId}"`);
         const state = duplicate
-          ? await storing(this.queues.get(j.queue).getJobState(j.opts.jobId))
-          : j.opts.delay
+          ? await storing(jobStateOf(this.queues.get(j.queue), this.redis, this.keys, j.queue, j.opts.jobId))
+          : ownDelay(j.opts.delay)
             ? 'delayed'
             : 'waiting';
         return { id: j.opts.jobId, type: j.type, queue: j.queue, state: publicState(state), duplicate };

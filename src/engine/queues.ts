@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { QueueConfig } from '../config/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 
 /**
@@ -12,10 +13,16 @@ export class QueueSet {
     private readonly connection: RedisClient,
     private readonly keys: Keys,
     readonly names: readonly string[],
+    private readonly configured: Record<string, QueueConfig> = {},
   ) {}
 
   has(name: string): boolean {
     return this.names.includes(name);
+  }
+
+  /** A queue's configuration (concurrency, fairness, weights, tenants). */
+  settings(name: string): QueueConfig | undefined {
+    return this.configured[name];
   }
 
   get(name: string): Queue {

@@ -163,7 +163,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     // 3. Producing and reading.
     const keys = new Keys(config.redis.prefix);
-    const queues = new QueueSet(redis, keys, queueNames);
+    const queues = new QueueSet(redis, keys, queueNames, config.queues);
     cleanups.push(() => queues.close());
     const producer = new Producer(config, registry, queues, redis, keys);
     const jobs = new JobReader(queues, redis, keys);

@@ -16,10 +16,19 @@ import { LockKeeper, type HeldLock } from './lock-keeper.ts';
 import { CANCEL_FIELD } from './final-states.ts';
 import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
+import { Dispatcher } from './fair/dispatcher.ts';
+import { heldDelay } from './fair/hold.ts';
 import type { PluginServices } from './services/plugin-services.ts';
 import type { Settler } from './settler.ts';
 import { startWatchdog, type WatchedWorker } from './watchdog.ts';
 import { SecretBox } from './secrets.ts';
+
+/**
+ * A fair queue's wait list holds this many jobs per slot of the local
+ * worker: enough to keep the workers busy between two dispatch rounds, few
+ * enough that a newly ready urgent job waits behind little.
+ */
+const LOOKAHEAD_PER_SLOT = 2;
 
 /** How long interrupted jobs get to be put back to wait after the drain limit. */
 const REQUEUE_GRACE_MS = 5000;
@@ -53,6 +62,7 @@ interface Slot extends WatchedWorker {
  */
 export class WorkerPool {
   private readonly slots = new Map<string, Slot>();
+  private readonly dispatchers: Dispatcher[] = [];
   private readonly shutdown = new AbortController();
   private readonly outbound: OutboundGuard;
   private stopWatchdog?: () => void;
@@ -107,7 +117,7 @@ export class WorkerPool {
     for (const slot of this.slots.values()) slot.worker.cancelJob(jobId, 'cancelled');
   }
 
-  /** Starts one BullMQ worker for each queue; waits until each is connected. */
+  /** Starts one BullMQ worker for each queue, and a dispatcher for each fair one; waits until each is connected. */
   async start(queues: string[]): Promise<void> {
     const keeper = new LockKeeper({
       redisUrl: this.redisUrl,
@@ -119,6 +129,21 @@ export class WorkerPool {
     await keeper.start();
     this.keeper = keeper;
     for (const queue of queues) this.slots.set(queue, await this.startSlot(queue));
+    for (const queue of queues) {
+      const settings = this.config.queues[queue];
+      if (!settings?.fair) continue;
+      const dispatcher = new Dispatcher({
+        queue,
+        settings,
+        redis: this.commandRedis,
+        connect: () => createRedis(this.redisUrl, 'blocking', `taskmaster:dispatch:${queue}`),
+        keys: this.keys,
+        lookahead: LOOKAHEAD_PER_SLOT * settings.concurrency,
+        log: this.log.child({ queue, component: 'dispatcher' }),
+      });
+      await dispatcher.start();
+      this.dispatchers.push(dispatcher);
+    }
     await this.listenForCancels();
 
     this.stopWatchdog = startWatchdog({
@@ -138,6 +163,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.closing = true;
     this.stopWatchdog?.();
+    await Promise.all(this.dispatchers.map((d) => d.stop()));
     this.subscriber?.disconnect();
     const { drainTimeoutMs } = this.config.worker;
 
@@ -207,7 +233,8 @@ export class WorkerPool {
       stalledInterval: stalledIntervalMs,
       maxStalledCount,
       limiter: limiterOf(this.config.queues[queue]?.limiter),
-      settings: { backoffStrategy: taskmasterBackoff },
+      // A fair queue's retry waits held, so it rejoins its class in fair order when ready.
+      settings: { backoffStrategy: this.config.queues[queue]?.fair ? heldBackoff : taskmasterBackoff },
       autorun: false,
     });
     this.keeper?.watch({
@@ -337,6 +364,11 @@ class TolerantWorker extends Worker {
       jobId,
     );
   }
+}
+
+function heldBackoff(...args: Parameters<typeof taskmasterBackoff>): number {
+  const delayMs = taskmasterBackoff(...args);
+  return delayMs < 0 ? delayMs : heldDelay(delayMs);
 }
 
 function readable(raw: string, replacement: string): string {

@@ -171,6 +171,16 @@ export class Keys {
     return `${this.prefix}:inbox-events:${userId}`;
   }
 
+  /**
+   * Prefix of a fair queue's scheduling keys: `state` (hash of passes and
+   * counters), `tenants` (hash of tenant settings), `ring:<class>` (tenants
+   * in turn), `q:<class>:<tenant>` (listed jobs), `running:<tenant>`. All in
+   * the queue's hash tag, so one script may touch them with BullMQ's keys.
+   */
+  fair(queue: string): string {
+    return `${this.prefix}:{${queue}}:tm:fair:`;
+  }
+
   /** Sorted set of a queue's DLQ entry ids by the time they failed (ms). */
   dlq(queue: string): string {
     return `${this.prefix}:{${queue}}:tm:dlq`;

@@ -17,6 +17,7 @@ beforeAll(async () => {
     redisUrl: inject('redisUrl'),
     config: {
       plugins: { dirs: [FIXTURES] },
+      queues: { default: {}, realtime: { types: ['test.sleep'] }, bulk: { concurrency: 2 } },
       api: {
         keys: [
           { name: 'admin', key: ADMIN_KEY, scopes: ['admin'] },
@@ -82,5 +83,43 @@ describe('PATCH /api/v1/jobs/:id', () => {
     await expect(
       new TaskMasterClient({ baseUrl: server.url, apiKey: READ_KEY }).changePriority(submitted.body.id, 'high'),
     ).rejects.toBeInstanceOf(TaskMasterError);
+  });
+});
+
+describe('queues', () => {
+  it('GET /api/v1/queues lists waiting jobs per class and top tenants, counts and weights', async () => {
+    for (const [priority, tenant] of [['high', 'acme'], ['high', 'acme'], ['low', 'globex']]) {
+      await api(server, 'POST', '/api/v1/jobs', { type: 'test.noop', payload: {}, priority, tenant, queue: 'bulk' });
+    }
+    await api(server, 'POST', '/api/v1/jobs', { type: 'test.sleep', payload: { ms: 1 } });
+
+    const res = await api(server, 'GET', '/api/v1/queues', undefined, READ_KEY);
+
+    expect(res.status).toBe(200);
+    const bulk = res.body.queues.find((q: { name: string }) => q.name === 'bulk');
+    expect(bulk).toMatchObject({
+      fair: true,
+      weights: { critical: 8, high: 4, normal: 2, low: 1 },
+      waiting: 3,
+      waitingByPriority: { critical: 0, high: 2, normal: 0, low: 1 },
+      topTenants: [{ tenant: 'acme', waiting: 2 }, { tenant: 'globex', waiting: 1 }],
+      active: 0,
+      delayed: 0,
+      completed: 0,
+      failed: 0,
+    });
+    const client = new TaskMasterClient({ baseUrl: server.url, apiKey: READ_KEY });
+    expect((await client.queues()).map((q) => q.name).sort()).toEqual(['bulk', 'default', 'realtime']);
+  });
+
+  it('routes job types to queues by configuration, and refuses unknown queues naming the field', async () => {
+    const routed = await api(server, 'POST', '/api/v1/jobs', { type: 'test.sleep', payload: { ms: 1 } });
+    const named = await api(server, 'POST', '/api/v1/jobs', { type: 'test.sleep', payload: { ms: 1 }, queue: 'default' });
+    const unknown = await api(server, 'POST', '/api/v1/jobs', { type: 'test.noop', payload: {}, queue: 'mars' });
+
+    expect(routed.body.queue).toBe('realtime');
+    expect(named.body.queue).toBe('default');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.details).toEqual([{ field: 'queue', message: 'unknown queue mars' }]);
   });
 });

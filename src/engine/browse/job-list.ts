@@ -71,7 +71,8 @@ export class JobBrowser {
 
   async list(query: JobListQuery): Promise<JobListPage> {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 200);
-    const filtered = Boolean(query.type || query.tenant || query.text || (query.priority && query.state !== 'waiting'));
+    // Priority is a filter like the others: a fair queue's waiting jobs are not kept by class in one set.
+    const filtered = Boolean(query.type || query.tenant || query.text || query.priority);
     let rank = query.cursor ? Math.max(0, Number.parseInt(query.cursor, 10) || 0) : 0;
     const jobs: JobSummary[] = [];
     let scanned = 0;
@@ -82,7 +83,7 @@ export class JobBrowser {
       for (;;) {
         // 1. The next ids of the state, by rank.
         const want = filtered ? nextChunk(scanned, Date.now() - started, deadline - Date.now()) : limit - jobs.length;
-        const page = await readIds(this.redis, this.keys, query.queue, query.state, rank, want, query.priority);
+        const page = await readIds(this.redis, this.keys, query.queue, query.state, rank, want);
 
         // 2. Filters Redis answers itself, sending back only matching ids.
         const picked = filtered

@@ -1,5 +1,6 @@
 import { bullPriority, type Priority } from '../../core/index.ts';
 import type { Keys, RedisClient } from '../../redis/index.ts';
+import { LISTED_SCORE, readyHeldRange } from '../fair/hold.ts';
 
 /** The states a job list can be asked for. */
 export const LISTABLE_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
@@ -39,7 +40,7 @@ export async function readIds(
     case 'active':
       return fromList(redis, key('active'), from, count);
     case 'delayed':
-      return fromSortedSet(redis, key('delayed'), from, count, false);
+      return fromSegments(redis, key('delayed'), (await delayedBands(redis, key('delayed'))).delayed, from, count);
     case 'completed':
       return fromSortedSet(redis, key('completed'), from, count, true);
     case 'failed':
@@ -56,8 +57,49 @@ async function waiting(redis: RedisClient, key: (name: string) => string, from: 
     const ids = (await redis.lrange(key('wait'), stop, start)).reverse();
     return { ids, next: from + ids.length };
   }
-  const page = await fromSortedSet(redis, key('prioritized'), from - listLength, count, false);
-  return { ids: page.ids, next: page.next === undefined ? undefined : page.next + listLength };
+  const prioritizedLength = await redis.zcard(key('prioritized'));
+  if (from < listLength + prioritizedLength) {
+    const page = await fromSortedSet(redis, key('prioritized'), from - listLength, count, false);
+    return { ids: page.ids, next: from + page.ids.length };
+  }
+  // A fair queue's jobs waiting their turn, held in the delayed set.
+  const offset = listLength + prioritizedLength;
+  const page = await fromSegments(redis, key('delayed'), (await delayedBands(redis, key('delayed'))).waiting, from - offset, count);
+  return { ids: page.ids, next: page.next === undefined ? undefined : page.next + offset };
+}
+
+/** Rank ranges `[start, length]` of BullMQ's delayed set holding waiting and truly delayed jobs (see fair/hold.ts). */
+async function delayedBands(redis: RedisClient, key: string): Promise<{ waiting: [number, number][]; delayed: [number, number][] }> {
+  const [readyFrom, readyTo] = readyHeldRange();
+  const [total, real, ready, listed] = await Promise.all([
+    redis.zcard(key),
+    redis.zcount(key, '-inf', readyFrom.replace('(', '')),
+    redis.zcount(key, readyFrom, readyTo),
+    redis.zcount(key, LISTED_SCORE, '+inf'),
+  ]);
+  const future = total - real - ready - listed;
+  return {
+    waiting: [[real, ready], [real + ready + future, listed]],
+    delayed: [[0, real], [real + ready, future]],
+  };
+}
+
+/** Reads ids by rank across consecutive segments of a sorted set, as if they were one list. */
+async function fromSegments(redis: RedisClient, key: string, segments: [number, number][], from: number, count: number): Promise<IdPage> {
+  const ids: string[] = [];
+  let skip = from;
+  for (const [start, length] of segments) {
+    if (skip >= length) {
+      skip -= length;
+      continue;
+    }
+    const take = Math.min(length - skip, count - ids.length);
+    if (take > 0) ids.push(...(await redis.zrange(key, start + skip, start + skip + take - 1)));
+    skip = 0;
+    if (ids.length >= count) break;
+  }
+  const size = segments.reduce((n, [, length]) => n + length, 0);
+  return { ids, next: from + ids.length < size ? from + ids.length : undefined };
 }
 
 /** Waiting jobs of one priority class: the class is a score range of the set. */

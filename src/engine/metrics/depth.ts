@@ -1,6 +1,7 @@
 import type { Keys, RedisClient } from '../../redis/index.ts';
 import type { QueueSet } from '../queues.ts';
 import { UnavailableError } from '../errors.ts';
+import { LISTED_SCORE, readyHeldRange } from '../fair/hold.ts';
 
 /** How many jobs of a queue are in each state right now. */
 export interface QueueDepth {
@@ -37,12 +38,14 @@ export async function queueDepths(
       ),
       Promise.all(names.map((name) => Promise.all([redis.zcard(keys.dlq(name)), redis.zcard(keys.cancelled(name))]))),
     ]);
+    // A fair queue's jobs wait in BullMQ's delayed set: those ready count as waiting.
+    const held = await Promise.all(names.map((name) => readyHeld(redis, keys, name)));
     return Object.fromEntries(
       names.map((name, i) => {
         const c = counts[i];
         const depth: QueueDepth = {
-          waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
-          delayed: c.delayed ?? 0,
+          waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0) + held[i],
+          delayed: (c.delayed ?? 0) - held[i],
           active: c.active ?? 0,
           completed: c.completed ?? 0,
           failed: (c.failed ?? 0) + ended[i][0],
@@ -55,4 +58,12 @@ export async function queueDepths(
   } catch (err) {
     throw new UnavailableError(`Redis cannot count jobs: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Jobs held in a queue's delayed set whose ready time passed, listed or not. */
+export async function readyHeld(redis: RedisClient, keys: Keys, queue: string): Promise<number> {
+  const [min, max] = readyHeldRange();
+  const key = keys.bullKey(queue, 'delayed');
+  const [ready, listed] = await Promise.all([redis.zcount(key, min, max), redis.zcount(key, LISTED_SCORE, '+inf')]);
+  return ready + listed;
 }

@@ -2,6 +2,7 @@ import { HOUR } from '../../core/index.ts';
 import type { Keys, RedisClient } from '../../redis/index.ts';
 import type { QueueSet } from '../queues.ts';
 import { queueDepths, type QueueDepth } from './depth.ts';
+import { queueSummaries, type QueueSummary } from '../fair/overview.ts';
 import { MetricsStore } from './reader.ts';
 import { defaultStepMs, throughput, type ThroughputSummary } from './snapshot.ts';
 import type { MetricCell } from './cells.ts';
@@ -74,6 +75,11 @@ export class MetricsReader {
       stepMs,
       queues: flows.map((flow) => ({ ...flow, depth: depths[flow.queue], depthByType: onlyType(byType[flow.queue], query.type) })),
     };
+  }
+
+  /** Each queue's counts by state, class and tenant, with its configuration. */
+  async queueSummaries(): Promise<QueueSummary[]> {
+    return queueSummaries(this.queues, this.redis, this.keys);
   }
 
   async depths(): Promise<Record<string, QueueDepth>> {
