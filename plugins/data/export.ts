@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';
-import { z, type HandlerContext } from '../../src/sdk/index.ts';
+import { xlsxDrained, z, type HandlerContext } from '../../src/sdk/index.ts';
 import { databaseName, filePath } from './settings.ts';
 
 export const exportSchema = z.object({
@@ -83,6 +83,7 @@ async function xlsxSink(path: string): Promise<RowSink> {
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: false, useStyles: false });
   const sheet = workbook.addWorksheet('export');
   let header: string[] | undefined;
+  let rows = 0;
   return {
     async write(row) {
       if (!header) {
@@ -90,6 +91,7 @@ async function xlsxSink(path: string): Promise<RowSink> {
         sheet.addRow(header).commit();
       }
       sheet.addRow(header.map((c) => cellValue(row[c]))).commit();
+      if (++rows % 1000 === 0) await xlsxDrained(workbook, sheet);
     },
     async end() {
       sheet.commit();

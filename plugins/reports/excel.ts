@@ -1,8 +1,11 @@
 import type ExcelJS from 'exceljs';
+import { xlsxDrained } from '../../src/sdk/index.ts';
 import { toNumber, Totals, type Column, type Row } from './spec.ts';
 
 /** Excel's row limit per sheet, less the header row and a totals row. */
 const ROWS_PER_SHEET = 1_048_576 - 2;
+/** Rows written between two waits for the zip to take the sheet's XML. */
+const ROWS_PER_DRAIN = 1000;
 
 const NUMBER_FORMATS: Record<Column['type'], string | undefined> = {
   text: undefined,
@@ -12,8 +15,9 @@ const NUMBER_FORMATS: Record<Column['type'], string | undefined> = {
 };
 
 /**
- * Writes an .xlsx with exceljs's streaming writer: each row is committed to
- * the file as soon as it is added, so memory stays flat however many rows
+ * Writes an .xlsx with exceljs's streaming writer: each row is committed as
+ * soon as it is added, and every `ROWS_PER_DRAIN` rows the writer waits for
+ * the zip to take the sheet's XML, so memory stays flat however many rows
  * come. A header row (frozen) on each sheet, a totals row at the end, and a
  * new sheet every 1,048,574 rows.
  */
@@ -46,6 +50,7 @@ export async function writeExcel(
       totals.add(row);
       sheetRows++;
       rows++;
+      if (rows % ROWS_PER_DRAIN === 0) await xlsxDrained(workbook, sheet);
     }
     await onChunk(rows);
   }

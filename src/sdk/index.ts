@@ -25,6 +25,7 @@ export type * from './types.ts';
 export { secret } from './secret.ts';
 export { USER_ID } from '../core/ids.ts';
 export { failureForStatus, isRetryableStatus, parseRetryAfter } from './http-status.ts';
+export { xlsxDrained } from './xlsx.ts';
 export type * from './services.ts';
 export {
   columnSpecSchema,
