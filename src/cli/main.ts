@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.ts';
-import { runEnqueue, runJob } from './commands/jobs.ts';
+import { runEnqueue, runJob, runQueues } from './commands/jobs.ts';
 import { runDemo } from './commands/demo.ts';
 import { runKeys } from './commands/keys.ts';
 import { runNewPlugin } from './commands/new-plugin.ts';
@@ -17,6 +17,8 @@ const USAGE = `usage: taskmaster <command> [options]
   enqueue TYPE --data JSON   submit a job [--priority P] [--queue Q] [--delay-ms N]
                              [--retries N] [--idempotency-key K] [--tenant T]
   job ID                     show a job, its attempts and result
+         [--priority P]      change a waiting or delayed job's priority class
+  queues                     waiting jobs per class and tenant, counts, weights
   keys create|list|revoke|hash  manage API keys (taskmaster keys help)
   dlq list|show|replay|purge the dead-letter queue (taskmaster dlq help)
   demo [--file F] [--rate N] replay a workload through a running API
@@ -33,6 +35,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   worker: runWorker,
   enqueue: runEnqueue,
   job: runJob,
+  queues: runQueues,
   dlq: runDlq,
   demo: runDemo,
   keys: runKeys,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.ts';
 import { createLogger, startRuntime, ValidationError, type Runtime } from '../../engine/index.ts';
+import { isPriority, PRIORITIES } from '../../core/index.ts';
 import { CliError } from './cli-error.ts';
 
 /** `enqueue TYPE --data JSON [options]`: stores a job through the engine directly. */
@@ -54,20 +55,37 @@ export async function runEnqueue(args: string[]): Promise<number> {
   });
 }
 
-/** `job ID`: prints a job as JSON. */
+/** `job ID [--priority P]`: prints a job as JSON, or changes its priority class first. */
 export async function runJob(args: string[]): Promise<number> {
-  const id = args[0];
-  if (!id) throw new CliError('usage: taskmaster job ID');
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { priority: { type: 'string' } } });
+  const id = positionals[0];
+  if (!id) throw new CliError('usage: taskmaster job ID [--priority critical|high|normal|low]');
+  const priority = values.priority;
+  if (priority !== undefined && !isPriority(priority)) throw new CliError(`--priority must be one of ${PRIORITIES.join(', ')}, got ${priority}`);
 
   return withRuntime(async (runtime) => {
     try {
+      if (priority) {
+        const change = await runtime.control.changePriority(id, priority, 'cli');
+        await runtime.audit.record({ actor: 'cli', action: 'job.priority', jobId: id, details: { from: change.from, to: change.priority } });
+        process.stdout.write(`${JSON.stringify(change)}\n`);
+        return 0;
+      }
       process.stdout.write(`${JSON.stringify(await runtime.jobs.get(id), null, 2)}\n`);
       return 0;
     } catch (err) {
-      if ((err as Error).name !== 'NotFoundError') throw err;
+      if ((err as Error).name !== 'NotFoundError' && (err as Error).name !== 'ConflictError') throw err;
       process.stderr.write(`${(err as Error).message}\n`);
       return 1;
     }
+  });
+}
+
+/** `queues`: prints every queue's counts by state, class and tenant, with its weights. */
+export async function runQueues(): Promise<number> {
+  return withRuntime(async (runtime) => {
+    process.stdout.write(`${JSON.stringify(await runtime.metrics.queueSummaries(), null, 2)}\n`);
+    return 0;
   });
 }
 
