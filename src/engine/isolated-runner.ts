@@ -4,6 +4,7 @@ import { packageRoot } from '../config/index.ts';
 import { hashPluginFiles } from '../plugins/hash.ts';
 import type { JobTypeEntry } from '../plugins/index.ts';
 import type { HandlerContext } from '../sdk/types.ts';
+import { DatabaseBridge } from './isolated-db.ts';
 import type { HostBreakers } from './outbound.ts';
 
 /** How long an aborted isolated handler may take to wind down before its thread is ended. */
@@ -38,6 +39,7 @@ export function runIsolated(
   const pool = `${moduleOf(entry)}#${entry.plugin.hash}`;
   const thread = takeThread(pool, options.sdkEntry, options.outboundAllow);
   const remotes = new RemoteTable();
+  const databases = new DatabaseBridge(ctx.db);
   const services = Object.fromEntries(
     Object.entries(ctx)
       .filter(([name, value]) => !LOCAL_CONTEXT.has(name) && value !== undefined)
@@ -50,6 +52,8 @@ export function runIsolated(
     services,
     // The thread's `ctx.http` asks the worker's breakers, which live in Redis, over the channel.
     breakers: options.breakers ? remotes.describe(options.breakers) : undefined,
+    // Its `ctx.db` is made there too, calling the worker's connections by number.
+    databases: remotes.describe(databases.remote()),
     context: {
       jobId: ctx.jobId,
       type: ctx.type,
@@ -71,6 +75,8 @@ export function runIsolated(
       thread.off('exit', onExit);
       if (reusable) giveBack(pool, thread);
       else void thread.terminate();
+      // Whatever the handler left open (a transaction, a stream) ends with its attempt.
+      void databases.close();
       done();
     };
 
@@ -169,7 +175,7 @@ function giveBack(pool: string, thread: WarmWorker): void {
 }
 
 /** Context fields the thread makes for itself; every other one is an engine service it calls over. */
-const LOCAL_CONTEXT = new Set(['jobId', 'type', 'attempt', 'signal', 'log', 'progress', 'tenant', 'idempotencyKey', 'config', 'http']);
+const LOCAL_CONTEXT = new Set(['jobId', 'type', 'attempt', 'signal', 'log', 'progress', 'tenant', 'idempotencyKey', 'config', 'http', 'db']);
 
 /** A value the thread sees as a stand-in: plain fields copied, methods called over the channel. */
 interface RemoteValue {

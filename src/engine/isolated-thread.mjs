@@ -61,7 +61,7 @@ function proxyOf(value) {
   return proxy;
 }
 
-async function run({ type, payload, context, services, breakers }) {
+async function run({ type, payload, context, services, breakers, databases }) {
   const controller = new AbortController();
   current = controller;
   try {
@@ -83,6 +83,7 @@ async function run({ type, payload, context, services, breakers }) {
           parentPort.postMessage({ kind: 'progress', id, value: plain(value) });
         }),
       http: createHttpClient({ guard, signal: controller.signal, breakers: proxyOf(breakers) }),
+      db: databaseOf(proxyOf(databases)),
     };
     const value = await definition.handler(payload, ctx);
     parentPort.postMessage({ kind: 'done', value: plain(value) });
@@ -91,6 +92,44 @@ async function run({ type, payload, context, services, breakers }) {
   } finally {
     current = undefined;
   }
+}
+
+/**
+ * `ctx.db(name)` as the SDK describes it, over the worker's database bridge:
+ * queries, a stream read in batches, and a transaction begun, used and
+ * ended by number (committed when `work` resolves, rolled back when it throws).
+ */
+function databaseOf(bridge) {
+  return (name) => ({
+    query: (sql, params) => bridge.query(name, sql, params),
+    stream: (sql, params, options) => ({
+      async *[Symbol.asyncIterator]() {
+        const id = await bridge.openStream(name, sql, params, options);
+        let done = false;
+        try {
+          while (!done) {
+            const batch = await bridge.nextRows(id);
+            done = batch.done;
+            yield* batch.rows;
+          }
+        } finally {
+          if (!done) await bridge.closeStream(id);
+        }
+      },
+    }),
+    transaction: async (work) => {
+      const id = await bridge.begin(name);
+      let result;
+      try {
+        result = await work({ query: (sql, params) => bridge.txQuery(id, sql, params) });
+      } catch (err) {
+        await bridge.end(id, false);
+        throw err;
+      }
+      await bridge.end(id, true);
+      return result;
+    },
+  });
 }
 
 function log(level) {

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/engine/index.ts';
+import { createTestDatabase } from '../helpers/postgres.ts';
 import { startTestRuntime, tempDir, uniquePrefix, waitFor } from '../helpers/runtime.ts';
 
 const runtimes: Runtime[] = [];
@@ -56,6 +57,33 @@ export default definePlugin({
         const next = await ctx.submit({ type: 'inline.flaky', payload: { failures: 0 }, idempotencyKey: ctx.jobId + ':next' });
         await ctx.progress({ step: 'done' });
         return { config: ctx.config, threadId, jobId: ctx.jobId, saved, fileId: file.id, nextId: next.id };
+      },
+    },
+    'iso.services': {
+      isolated: true,
+      schema: z.object({}),
+      handler: async (_payload, ctx) => {
+        const db = ctx.db('main');
+        await db.query('CREATE TABLE IF NOT EXISTS notes (n int PRIMARY KEY)');
+        await db.transaction(async (tx) => {
+          await tx.query('INSERT INTO notes VALUES (1), (2)');
+          await tx.query('INSERT INTO notes VALUES (3)');
+        });
+        const rolledBack = await db
+          .transaction(async (tx) => {
+            await tx.query('INSERT INTO notes VALUES (4)');
+            throw new Error('changed my mind');
+          })
+          .catch((err) => err.message);
+        const streamed = [];
+        for await (const row of db.stream('SELECT n FROM notes ORDER BY n', [], { batchSize: 1 })) streamed.push(row.n);
+        const sqlError = await db.query('SELECT * FROM no_such_table').catch((err) => ({ name: err.name, reason: err.reason }));
+        const unknownDb = await ctx.db('nowhere').query('SELECT 1').catch((err) => ({ name: err.name, reason: err.reason }));
+
+        await ctx.kv.set('seen', { at: 'thread' });
+        await ctx.cache.set('greeting', 'hello', 60_000);
+        const flow = await ctx.flow.add({ type: 'inline.flaky', payload: { failures: 0 }, children: [{ type: 'inline.flaky', payload: { failures: 0 } }] });
+        return { rolledBack, streamed, sqlError, unknownDb, kv: await ctx.kv.get('seen'), cache: await ctx.cache.get('greeting'), flowId: flow.id };
       },
     },
     'iso.hang': { isolated: true, schema: z.object({}), handler: () => new Promise(() => {}) },
@@ -133,6 +161,36 @@ describe('isolated job types', () => {
     expect((job.result as any).threadId).toBeGreaterThan(0);
     expect(job.progress).toEqual({ step: 'done' });
     expect(job.attempts[0]).toMatchObject({ plugin: 'iso', pluginVersion: '4.5.6', pluginHash: rt.registry.get('iso.report')!.plugin.hash });
+  });
+
+  it('gives a thread the databases, key-value store, cache and flows, as on the event loop', async () => {
+    const database = await createTestDatabase();
+    try {
+      const rt = await start(pluginDir(), { databases: { main: { url: database.url } } });
+      const { id } = await rt.producer.submit({ type: 'iso.services', payload: {} });
+
+      const job = await finished(rt, id);
+
+      expect(job.state).toBe('completed');
+      const result = job.result as Record<string, any>;
+      expect(result).toMatchObject({
+        rolledBack: 'changed my mind',
+        streamed: [1, 2, 3],
+        sqlError: { name: 'PermanentError' },
+        unknownDb: { name: 'PermanentError', reason: 'unknown_database' },
+        kv: { at: 'thread' },
+        cache: 'hello',
+      });
+      expect((await database.pool.query('SELECT n FROM notes ORDER BY n')).rows.map((r) => r.n)).toEqual([1, 2, 3]);
+      expect(await rt.services.kvOf('iso').get('seen')).toEqual({ at: 'thread' });
+      expect((await finished(rt, result.flowId)).state).toBe('completed');
+      // No connection left checked out: the test database drops without force needed.
+      const { rows } = await database.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'");
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+      await database.drop();
+    }
   });
 
   it('ends a thread that never settles at the timeout, and one that exits, without harm to the worker', async () => {
