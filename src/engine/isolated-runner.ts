@@ -258,6 +258,8 @@ interface SerializedError {
   retryAfterMs?: number;
   reason?: string;
   timeoutMs?: number;
+  /** The host of a `BreakerOpenError`. */
+  downstream?: string;
 }
 
 /** An error carrying the thread's name and fields: matched by name like any other. */
@@ -265,7 +267,7 @@ function revive(error: SerializedError): Error {
   const revived = new Error(error.message);
   revived.name = error.name;
   if (error.stack) revived.stack = error.stack;
-  for (const field of ['retryAfterMs', 'reason', 'timeoutMs'] as const) {
+  for (const field of ['retryAfterMs', 'reason', 'timeoutMs', 'downstream'] as const) {
     if (error[field] !== undefined) Object.assign(revived, { [field]: error[field] });
   }
   return revived;

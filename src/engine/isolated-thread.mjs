@@ -154,5 +154,6 @@ function serializeError(err) {
     retryAfterMs: err.retryAfterMs,
     reason: err.reason,
     timeoutMs: err.timeoutMs,
+    downstream: err.downstream,
   };
 }

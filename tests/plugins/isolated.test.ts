@@ -2,6 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/engine/index.ts';
+import { startHttpServer } from '../builtins/http-test-server.ts';
+import { QUICK_BREAKERS, rideOutOutage, startOutageGate } from '../builtins/outage.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
 import { startTestRuntime, tempDir, uniquePrefix, waitFor } from '../helpers/runtime.ts';
 
@@ -84,6 +86,16 @@ export default definePlugin({
         await ctx.cache.set('greeting', 'hello', 60_000);
         const flow = await ctx.flow.add({ type: 'inline.flaky', payload: { failures: 0 }, children: [{ type: 'inline.flaky', payload: { failures: 0 } }] });
         return { rolledBack, streamed, sqlError, unknownDb, kv: await ctx.kv.get('seen'), cache: await ctx.cache.get('greeting'), flowId: flow.id };
+      },
+    },
+    'iso.call': {
+      isolated: true,
+      schema: z.object({ url: z.string(), n: z.number() }),
+      handler: async ({ url }, ctx) => {
+        const response = await ctx.http.fetch(url, { method: 'POST' });
+        await response.body?.cancel();
+        if (!response.ok) throw new Error('answered ' + response.status);
+        return { status: response.status };
       },
     },
     'iso.hang': { isolated: true, schema: z.object({}), handler: () => new Promise(() => {}) },
@@ -190,6 +202,25 @@ describe('isolated job types', () => {
     } finally {
       await Promise.all(runtimes.splice(0).map((r) => r.stop()));
       await database.drop();
+    }
+  });
+
+  it('defers a thread\'s job behind its request host\'s open breaker, using no retry', async () => {
+    const target = await startHttpServer((_req, res) => void res.writeHead(200).end());
+    const gate = await startOutageGate(target.url);
+    try {
+      const rt = await start(pluginDir(), { outbound: { allow: ['127.0.0.1'] }, breakers: QUICK_BREAKERS });
+      let n = 0;
+
+      const { late } = await rideOutOutage(rt, gate, async (retries) => (await rt.producer.submit({ type: 'iso.call', payload: { url: gate.url, n: n++ }, retries })).id);
+
+      // The refusal crossed from the thread by name, naming the host.
+      const deferred = late.flatMap((job) => job.attempts.filter((a) => a.outcome === 'deferred'));
+      expect(deferred.map((a) => a.error)).toContainEqual(expect.objectContaining({ name: 'BreakerOpenError', message: expect.stringContaining(gate.host) }));
+    } finally {
+      await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+      await gate.close();
+      await target.close();
     }
   });
 
