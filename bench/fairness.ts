@@ -8,7 +8,9 @@
  *    class; how long the 10 wait and how many starts come before them;
  * 3. throughput: `--jobs` no-op jobs of mixed classes through TaskMaster with
  *    fair scheduling, TaskMaster with `fair: false` (BullMQ priorities) and a
- *    bare BullMQ Worker with the same priorities, same concurrency.
+ *    bare BullMQ Worker with the same priorities, same concurrency;
+ * 4. wake after idle: a worker idle for 6 s (past BullMQ's 5 s drain delay,
+ *    so it blocks on BullMQ's marker) gets one job; submit to start, 3 times.
  *
  * The last line is JSON with every figure.
  *
@@ -29,12 +31,14 @@ const { values } = parseArgs({
     whale: { type: 'string', default: '50000' },
     jobs: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '50' },
+    'idle-rounds': { type: 'string', default: '3' },
   },
 });
 const PER_CLASS = Number(values['per-class']);
 const WHALE = Number(values.whale);
 const JOBS = Number(values.jobs);
 const CONCURRENCY = Number(values.concurrency);
+const IDLE_ROUNDS = Number(values['idle-rounds']);
 const BATCH = 1000;
 const WEIGHTS: Record<Priority, number> = { critical: 8, high: 4, normal: 2, low: 1 };
 
@@ -144,6 +148,25 @@ async function tenants(url: string) {
   };
 }
 
+/** 4. Submit-to-start latency of one job sent to an idle fair queue. */
+async function wakeAfterIdle(url: string): Promise<number[]> {
+  const config = configFor(url, 'bench-fair-idle', { concurrency: CONCURRENCY });
+  const runtime = await startRuntime({ config, workers: true, log: createLogger('silent') });
+  const latencies: number[] = [];
+  for (let i = 0; i < IDLE_ROUNDS; i++) {
+    await new Promise((r) => setTimeout(r, 6000));
+    const submittedAt = Date.now();
+    let off = () => {};
+    const started = new Promise<void>((r) => (off = runtime.events.on('attempt.started', () => r())));
+    await runtime.producer.submit({ type: 'bench.noop', payload: { i } });
+    await started;
+    latencies.push(Date.now() - submittedAt);
+    off();
+  }
+  await runtime.stop();
+  return latencies;
+}
+
 /** 3. Throughput through a TaskMaster runtime. */
 async function taskmaster(url: string, fair: boolean): Promise<number> {
   const config = configFor(url, `bench-fair-tm-${fair}`, { concurrency: CONCURRENCY, fair });
@@ -220,6 +243,9 @@ try {
   log(`   TaskMaster, fair scheduling:      ${Math.round(fair)} jobs/s`);
   log(`   fair ÷ TaskMaster priorities: ${ratio(fair, plain)}; fair ÷ bare BullMQ: ${ratio(fair, bull)}`);
 
+  const idle = await wakeAfterIdle(redis.url);
+  log(`\n4. one job sent to a fair queue idle for 6 s: started after ${idle.join(', ')} ms`);
+
   process.stdout.write(
     `${JSON.stringify({
       benchmark: 'fairness',
@@ -234,6 +260,7 @@ try {
         ratioToTaskmasterPriorities: ratio(fair, plain),
         ratioToBullmq: ratio(fair, bull),
       },
+      wakeAfterIdleMs: idle,
     })}\n`,
   );
 } finally {

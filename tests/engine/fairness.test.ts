@@ -49,8 +49,7 @@ async function setup(queue: ConfigInput['queues'] extends Record<string, infer Q
     },
     /** Dispatches up to `n` jobs, then empties the wait list as workers would, oldest first. */
     async round(n: number): Promise<string[]> {
-      (dispatcher as any).options.lookahead = n;
-      await dispatcher!.dispatch();
+      await dispatcher!.dispatch(n);
       const ids = (await rt.redis.lrange(waitKey, 0, -1)).reverse();
       await rt.redis.del(waitKey);
       return ids.map((id) => names.get(id) ?? id);

@@ -66,9 +66,9 @@ export class Dispatcher {
     await this.loop;
   }
 
-  /** One round now: lists ready held jobs and tops up the wait list. */
-  async dispatch(): Promise<{ dispatched: number; listed: number; waiting: number; nextReadyAt?: number }> {
-    const { redis, keys, queue, settings, lookahead } = this.options;
+  /** One round now: lists ready held jobs and tops the wait list up to `lookahead` jobs. */
+  async dispatch(lookahead = this.options.lookahead): Promise<{ dispatched: number; listed: number; waiting: number; nextReadyAt?: number }> {
+    const { redis, keys, queue, settings } = this.options;
     const [dispatched, listed, waiting, nextReady] = await redis.tmFairDispatch(
       this.key('delayed'),
       this.key('wait'),
