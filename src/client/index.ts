@@ -7,9 +7,9 @@
  * const job = await tm.getJob(id);
  * ```
  */
-import type { AttemptRecord, JobOptions, JobState, Priority } from '../core/index.ts';
+import type { AttemptRecord, JobOptions, JobState, Priority, QueueSummary } from '../core/index.ts';
 
-export type { AttemptRecord, JobOptions, JobState, Priority };
+export type { AttemptRecord, JobOptions, JobState, Priority, QueueSummary };
 
 export interface SubmitRequest<P = unknown> extends JobOptions {
   type: string;
@@ -46,23 +46,6 @@ export interface PriorityChange {
   from: Priority;
   priority: Priority;
   state: 'waiting' | 'delayed';
-}
-
-/** One queue as `GET /api/v1/queues` shows it. */
-export interface QueueSummary {
-  name: string;
-  fair: boolean;
-  concurrency: number;
-  limiter?: { max: number; durationMs: number };
-  types: string[];
-  weights: Record<Priority, number>;
-  waiting: number;
-  waitingByPriority: Record<Priority, number>;
-  topTenants: { tenant: string; waiting: number }[];
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
 }
 
 export interface JobType {

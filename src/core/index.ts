@@ -5,3 +5,4 @@ export * from './job.ts';
 export * from './ids.ts';
 export * from './time.ts';
 export * from './schedule.ts';
+export * from './queue-summary.ts';

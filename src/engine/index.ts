@@ -24,4 +24,4 @@ export * from './job-control.ts';
 export * from './breakers.ts';
 export * from './final-states.ts';
 export * from './retention.ts';
-export type { QueueSummary } from './fair/overview.ts';
+export type { QueueSummary } from '../core/index.ts';

@@ -1,4 +1,4 @@
-import { PRIORITIES, type Priority } from '../../core/index.ts';
+import { PRIORITIES, type Priority, type QueueSummary } from '../../core/index.ts';
 import type { Keys, RedisClient } from '../../redis/index.ts';
 import { UnavailableError } from '../errors.ts';
 import { queueDepths } from '../metrics/depth.ts';
@@ -14,26 +14,6 @@ const WAIT_LIST_READ = 1000;
 /** BullMQ scores a prioritised job `priority * 2^32 + counter`. */
 const PRIORITY_SPAN = 0x100000000;
 
-/** One queue as `GET /api/v1/queues` shows it. */
-export interface QueueSummary {
-  name: string;
-  /** Weighted fair scheduling on (else strict BullMQ priority). */
-  fair: boolean;
-  concurrency: number;
-  limiter?: { max: number; durationMs: number };
-  /** Job types routed here by configuration. */
-  types: string[];
-  weights: Record<Priority, number>;
-  waiting: number;
-  /** Waiting jobs per class (jobs a worker already fetched are active). */
-  waitingByPriority: Record<Priority, number>;
-  /** The tenants with the most jobs waiting their turn; the tenant `""` is jobs without one. */
-  topTenants: { tenant: string; waiting: number }[];
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-}
 
 /**
  * Reads every queue's counts for `GET /api/v1/queues`. Per class and per
