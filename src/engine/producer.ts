@@ -84,9 +84,10 @@ export class Producer {
     const prepared = this.prepare(input, submittedBy, '', internal);
     if ('issues' in prepared) throw new ValidationError('invalid job', prepared.issues);
 
+    const ended = await this.endedEarlier([prepared]);
     const queue = this.queues.get(prepared.queue);
-    await storing(queue.add(prepared.type, prepared.data, prepared.opts));
-    const [submitted] = await this.confirm([prepared]);
+    if (!ended.has(prepared.opts.jobId)) await storing(queue.add(prepared.type, prepared.data, prepared.opts));
+    const [submitted] = await this.confirm([prepared], ended);
     if (internal.retention && !submitted.duplicate) {
       await storing(noteRetention(this.redis, queue.toKey(submitted.id), internal.retention));
     }
@@ -108,16 +109,19 @@ export class Producer {
     });
     if (issues.length) throw new ValidationError('invalid jobs in bulk submission', issues);
 
-    // 2. Store, one transaction per queue.
+    // 2. Store, one transaction per queue; a key whose job already ended stores nothing.
+    const ended = await this.endedEarlier(prepared);
     const byQueue = new Map<string, PreparedJob[]>();
-    for (const p of prepared) byQueue.set(p.queue, [...(byQueue.get(p.queue) ?? []), p]);
+    for (const p of prepared) {
+      if (!ended.has(p.opts.jobId)) byQueue.set(p.queue, [...(byQueue.get(p.queue) ?? []), p]);
+    }
     for (const [name, jobs] of byQueue) {
       const queue = this.queues.get(name);
       await storing(queue.addBulk(jobs.map((j) => ({ name: j.type, data: j.data, opts: j.opts }))));
     }
 
     // 3. Tell stored jobs from duplicates.
-    return this.confirm(prepared);
+    return this.confirm(prepared, ended);
   }
 
   /**
@@ -232,12 +236,45 @@ export class Producer {
   }
 
   /**
+   * Jobs with an idempotency key whose earlier job already ended in the DLQ
+   * or cancelled: BullMQ no longer holds them, so it would store the key's
+   * job again and run it twice. Such a submission stores nothing and gets the
+   * earlier job back, as long as its DLQ or cancelled entry is kept.
+   */
+  private async endedEarlier(jobs: PreparedJob[]): Promise<Map<string, JobState>> {
+    const ended = new Map<string, JobState>();
+    const keyed = jobs.filter((j) => j.data.idempotencyKey);
+    // One pipeline per queue: every key below shares the queue's hash tag.
+    for (const queue of new Set(keyed.map((j) => j.queue))) {
+      const ids = keyed.filter((j) => j.queue === queue).map((j) => j.opts.jobId);
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hget(this.keys.dlqByJob(queue), id).hexists(this.keys.cancelledEntries(queue), id);
+      const replies = (await storing(pipeline.exec())) ?? [];
+      const inDlq: [string, string][] = [];
+      ids.forEach((id, i) => {
+        const entryId = replies[2 * i]?.[1];
+        if (replies[2 * i + 1]?.[1] === 1) ended.set(id, 'cancelled');
+        else if (typeof entryId === 'string') inDlq.push([id, entryId]);
+      });
+      if (!inDlq.length) continue;
+      // The by-job index may outlive a purged entry: only a kept entry counts.
+      const kept = this.redis.pipeline();
+      for (const [, entryId] of inDlq) kept.hexists(this.keys.dlqEntries(queue), entryId);
+      const found = (await storing(kept.exec())) ?? [];
+      inDlq.forEach(([id], i) => {
+        if (found[i]?.[1] === 1) ended.set(id, 'dlq');
+      });
+    }
+    return ended;
+  }
+
+  /**
    * BullMQ leaves an existing job alone when an id is reused, without saying
    * so. Jobs with an idempotency key are read back: the stored submission id
    * tells whether this call stored the job or found an earlier one.
    */
-  private async confirm(jobs: PreparedJob[]): Promise<Submitted[]> {
-    const keyed = jobs.filter((j) => j.data.idempotencyKey || j.data.replayOf);
+  private async confirm(jobs: PreparedJob[], ended: Map<string, JobState>): Promise<Submitted[]> {
+    const keyed = jobs.filter((j) => (j.data.idempotencyKey || j.data.replayOf) && !ended.has(j.opts.jobId));
     const stored = new Map<string, string | null>();
     // One pipeline per queue: on a cluster a pipeline may only touch one slot.
     for (const queue of new Set(keyed.map((j) => j.queue))) {
@@ -250,6 +287,8 @@ export class Producer {
 
     return Promise.all(
       jobs.map(async (j) => {
+        const endedAs = ended.get(j.opts.jobId);
+        if (endedAs) return { id: j.opts.jobId, type: j.type, queue: j.queue, state: endedAs, duplicate: true };
         const raw = stored.get(j.opts.jobId);
         const duplicate = typeof raw === 'string' && !raw.includes(`"submissionId":"${j.data.submissionId}"`);
         const state = duplicate

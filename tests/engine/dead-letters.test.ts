@@ -93,6 +93,28 @@ describe('dead-letter queue', () => {
     expect((await ended(rt, id)).state).toBe('completed');
   });
 
+  it('keeps an idempotency key to its job after the job ended in the DLQ or cancelled: nothing is stored or run again', async () => {
+    const rt = await start();
+    const failing = { type: 'test.flaky', payload: { failures: 1, permanent: true }, idempotencyKey: 'charge-9' };
+    const first = await rt.producer.submit(failing);
+    expect((await ended(rt, first.id)).state).toBe('dlq');
+    const delayed = { type: 'test.noop', payload: {}, delayMs: 60_000, idempotencyKey: 'mail-4' };
+    const second = await rt.producer.submit(delayed);
+    await rt.control.cancel(second.id);
+
+    const again = await rt.producer.submit(failing);
+    const [bulkDlq, bulkCancelled, fresh] = await rt.producer.submitBulk([failing, delayed, { ...delayed, idempotencyKey: 'mail-5' }]);
+
+    expect(again).toMatchObject({ id: first.id, state: 'dlq', duplicate: true });
+    expect(bulkDlq).toMatchObject({ id: first.id, state: 'dlq', duplicate: true });
+    expect(bulkCancelled).toMatchObject({ id: second.id, state: 'cancelled', duplicate: true });
+    expect(fresh).toMatchObject({ state: 'delayed', duplicate: false });
+    expect(await places(rt, 'default', first.id)).toEqual(['dlq']);
+    expect(await places(rt, 'default', second.id)).toEqual(['cancelled']);
+    expect((await rt.jobs.get(first.id)).attempts).toHaveLength(1);
+    expect((await rt.dlq.list({})).entries.filter((e) => e.jobId === first.id)).toHaveLength(1);
+  });
+
   it('sends a stored payload that no longer matches its schema to the DLQ after one attempt', async () => {
     const rt = await start();
     const queue = new Queue(rt.keys.bullQueue('default'), { connection: rt.redis, prefix: rt.keys.prefix });
