@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { z } from 'zod';
 import { configSchema, queueSchema, type Config, type ConfigInput } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -26,7 +27,7 @@ export function loadConfig(
   // 3. Validate once, naming each bad option.
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    const lines = parsed.error.issues.flatMap(describeIssue);
     throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}:\n${lines.join('\n')}`);
   }
 
@@ -37,6 +38,15 @@ export function loadConfig(
   if (!config.queues.default) config.queues.default = queueSchema.parse({});
 
   return config;
+}
+
+/** One line per problem; an unknown key gets its own line with its full path. */
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  const at = (path: PropertyKey[]) => path.map(String).join('.') || '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `  ${at([...issue.path, key])}: unknown option`);
+  }
+  return [`  ${at(issue.path)}: ${issue.message}`];
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {

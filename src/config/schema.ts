@@ -20,7 +20,7 @@ import { DEFAULT_WEIGHTS } from '../core/index.ts';
 export const SCOPES = ['submit', 'read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
-const rateLimitSchema = z.object({
+const rateLimitSchema = z.strictObject({
   /** Jobs a key may submit per second, on average. */
   perSecond: z.number().positive().max(1_000_000),
   /** Jobs a key may submit at once before the average applies (the bucket's size). */
@@ -28,7 +28,7 @@ const rateLimitSchema = z.object({
 });
 
 const apiKeySchema = z
-  .object({
+  .strictObject({
     /** Shown in logs and on jobs as `submittedBy`; never the key itself. */
     name: z.string().min(1),
     /** The key in clear text. Prefer `keyHash`. */
@@ -49,7 +49,7 @@ const apiKeySchema = z
 
 const classWeight = z.number().int().min(1).max(1000);
 
-export const queueSchema = z.object({
+export const queueSchema = z.strictObject({
   /** Jobs of this queue one worker process runs at once. */
   concurrency: z.number().int().min(1).max(10_000).default(10),
   /**
@@ -58,7 +58,7 @@ export const queueSchema = z.object({
    * provider's rate: `{ "max": 10, "durationMs": 1000 }`.
    */
   limiter: z
-    .object({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
+    .strictObject({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
     .optional(),
   /**
    * Weighted fair scheduling between priority classes and tenants (see the
@@ -68,7 +68,7 @@ export const queueSchema = z.object({
   fair: z.boolean().default(true),
   /** Share of starts per priority class when every class has work waiting. */
   weights: z
-    .object({
+    .strictObject({
       critical: classWeight.default(DEFAULT_WEIGHTS.critical),
       high: classWeight.default(DEFAULT_WEIGHTS.high),
       normal: classWeight.default(DEFAULT_WEIGHTS.normal),
@@ -86,7 +86,7 @@ export const queueSchema = z.object({
   tenants: z
     .record(
       z.string().min(1).max(128),
-      z.object({ weight: z.number().int().min(1).max(1000).default(1), maxRunning: z.number().int().min(1).optional() }).strict(),
+      z.strictObject({ weight: z.number().int().min(1).max(1000).default(1), maxRunning: z.number().int().min(1).optional() }),
     )
     .default({}),
 });
@@ -95,12 +95,12 @@ export const queueSchema = z.object({
  * The whole configuration with its defaults. Every option is documented in
  * the README's configuration table; keep the two in step.
  */
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   /** Where the embedded Redis, generated keys and report files live. */
   dataDir: z.string().default('./data'),
 
   redis: z
-    .object({
+    .strictObject({
       /**
        * A Redis URL; unset means TaskMaster starts its own `redis-server`.
        * `redis+cluster://host:port,host:port` (or `rediss+cluster://`) names
@@ -122,7 +122,7 @@ export const configSchema = z.object({
     .default({ allowEviction: false, prefix: 'tm', cluster: false }),
 
   api: z
-    .object({
+    .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(3000),
       /** Largest request body accepted, in bytes; more gets 413. */
@@ -165,7 +165,7 @@ export const configSchema = z.object({
     }),
 
   worker: z
-    .object({
+    .strictObject({
       /** Queues this process works on; default all declared queues. */
       queues: z.array(z.string().regex(QUEUE_NAME)).optional(),
       /**
@@ -204,7 +204,7 @@ export const configSchema = z.object({
 
   /** Defaults for every job, below a job type's own and a job's own options. */
   defaults: z
-    .object({
+    .strictObject({
       priority: z.enum(PRIORITIES).default(DEFAULT_PRIORITY),
       retries: z.number().int().min(0).max(100).default(DEFAULT_RETRIES),
       /** First retry delay; each later one doubles. Ignored when `backoff` is set. */
@@ -221,7 +221,7 @@ export const configSchema = z.object({
     }),
 
   retention: z
-    .object({
+    .strictObject({
       completedAgeMs: z.number().int().min(0).default(24 * HOUR),
       completedCount: z.number().int().min(0).default(10_000),
       /** BullMQ's failed set is cleaned of jobs older than this; jobs that fail for good move on to the DLQ (see `dlqAgeMs`). */
@@ -247,7 +247,7 @@ export const configSchema = z.object({
    * process through Redis.
    */
   breakers: z
-    .object({
+    .strictObject({
       /**
        * Failures within `windowMs` that open a breaker, however many jobs
        * succeeded. Unset by default: a busy downstream with a few failing
@@ -280,7 +280,7 @@ export const configSchema = z.object({
     }),
 
   plugins: z
-    .object({
+    .strictObject({
       /** Extra folders to load plugins from, besides the built-in ones. */
       dirs: z.array(z.string()).default([]),
       /** Load the built-in plugins of `./plugins`. */
@@ -322,7 +322,7 @@ export const configSchema = z.object({
     }),
 
   outbound: z
-    .object({
+    .strictObject({
       /**
        * What plugins may reach although it is loopback, private, link-local,
        * CGNAT or otherwise special (refused by default): CIDRs (`10.0.0.0/8`,
@@ -335,7 +335,7 @@ export const configSchema = z.object({
     .default({ allow: [] }),
 
   secrets: z
-    .object({
+    .strictObject({
       /**
        * 32 random bytes, base64 (`openssl rand -base64 32`), that encrypt
        * payload fields marked `secret()` in Redis (AES-256-GCM). Every
@@ -350,7 +350,7 @@ export const configSchema = z.object({
     .default({}),
 
   audit: z
-    .object({
+    .strictObject({
       /** Audit entries kept at most; the oldest are dropped first. */
       maxEntries: z.number().int().min(100).default(100_000),
       /** Audit entries older than this are dropped. */
@@ -358,7 +358,7 @@ export const configSchema = z.object({
     })
     .default({ maxEntries: 100_000, retentionMs: 365 * DAY }),
   metrics: z
-    .object({
+    .strictObject({
       /** How often each worker process adds its in-memory counts into Redis. */
       flushIntervalMs: z.number().int().min(100).max(60 * SECOND).default(5 * SECOND),
       /** How long per-minute metrics are kept (at least a day, for the 24-hour charts). */
@@ -367,7 +367,7 @@ export const configSchema = z.object({
     .default({ flushIntervalMs: 5 * SECOND, retentionMs: DAY + 2 * HOUR }),
 
   dashboard: z
-    .object({
+    .strictObject({
       /** How long a dashboard login lasts without being renewed. */
       sessionTtlMs: z.number().int().min(MINUTE).default(12 * HOUR),
       /** Payloads and results larger than this (bytes of JSON) are cut on the job page. */
@@ -382,7 +382,7 @@ export const configSchema = z.object({
   databases: z
     .record(
       z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/),
-      z.object({
+      z.strictObject({
         /** A `postgres://` connection URL. */
         url: z.string().regex(/^postgres(ql)?:\/\//, 'url must start with postgres://'),
         /** Connections this process opens at most. */
@@ -394,7 +394,7 @@ export const configSchema = z.object({
     .default({}),
 
   scheduler: z
-    .object({
+    .strictObject({
       /** Run the schedule loop in this process (every process may; they agree through Redis). */
       enabled: z.boolean().default(true),
       /** How often the loop looks for due slots. */
@@ -408,7 +408,7 @@ export const configSchema = z.object({
   schedules: z.record(z.string().regex(SCHEDULE_NAME), scheduleSpecSchema).default({}),
 
   reports: z
-    .object({
+    .strictObject({
       /** Folder of report files and their work folders; default `<dataDir>/reports`. */
       dir: z.string().optional(),
       /** How long a report file stays downloadable before it is deleted. */
@@ -419,14 +419,14 @@ export const configSchema = z.object({
     .default({ retentionMs: 7 * DAY, sweepIntervalMs: HOUR }),
 
   notifications: z
-    .object({
+    .strictObject({
       /** In-app notifications kept per user; the oldest go first. */
       perUserLimit: z.number().int().min(1).max(10_000).default(200),
     })
     .default({ perUserLimit: 200 }),
 
   log: z
-    .object({
+    .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .default({ level: 'info' }),
