@@ -24,11 +24,13 @@ export function loadConfig(
   // 2. The environment wins over the file; explicit overrides win over both.
   const merged = deepMerge(deepMerge(fromFile, fromEnv(env)), overrides as Record<string, unknown>);
 
-  // 3. Validate once, naming each bad option.
+  // 3. Validate once, naming each bad option and where it came from.
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const lines = parsed.error.issues.flatMap(describeIssue);
-    throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}:\n${lines.join('\n')}`);
+    const lines = parsed.error.issues.flatMap((issue) => describeIssue(issue, env, overrides));
+    const fromEnvOnly = parsed.error.issues.every((i) => envVariableFor(i.path, env, overrides));
+    const where = fromEnvOnly ? ' from the environment' : file ? ` in ${file}` : '';
+    throw new ConfigError(`invalid configuration${where}:\n${lines.join('\n')}`);
   }
 
   const config = parsed.data;
@@ -40,13 +42,21 @@ export function loadConfig(
   return config;
 }
 
-/** One line per problem; an unknown key gets its own line with its full path. */
-function describeIssue(issue: z.core.$ZodIssue): string[] {
+/**
+ * One line per problem; an unknown key gets its own line with its full path,
+ * and an option an environment variable set names that variable.
+ */
+function describeIssue(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv, overrides: ConfigInput): string[] {
   const at = (path: PropertyKey[]) => path.map(String).join('.') || '(root)';
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => `  ${at([...issue.path, key])}: unknown option`);
   }
-  return [`  ${at(issue.path)}: ${issue.message}`];
+
+  const variable = envVariableFor(issue.path, env, overrides);
+  if (!variable) return [`  ${at(issue.path)}: ${issue.message}`];
+  // A URL can carry a password and the secret key is one: name those without their value.
+  const shown = SECRET_VARIABLES.has(variable) ? variable : `${variable}=${env[variable]}`;
+  return [`  ${at(issue.path)} (environment variable ${shown}): ${issue.message}`];
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -64,6 +74,32 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.TASKMASTER_OUTBOUND_ALLOW) out.outbound = { allow: env.TASKMASTER_OUTBOUND_ALLOW.split(',').map((s) => s.trim()).filter(Boolean) };
   if (env.TASKMASTER_PLUGIN_DIRS) out.plugins = { dirs: env.TASKMASTER_PLUGIN_DIRS.split(',').filter(Boolean) };
   return out;
+}
+
+/** Which environment variable sets each option `fromEnv` reads. */
+const ENV_OPTIONS: Record<string, string> = {
+  'redis.url': 'REDIS_URL',
+  dataDir: 'TASKMASTER_DATA_DIR',
+  'log.level': 'LOG_LEVEL',
+  'api.port': 'PORT',
+  'api.host': 'HOST',
+  'secrets.key': 'TASKMASTER_SECRET_KEY',
+  'outbound.allow': 'TASKMASTER_OUTBOUND_ALLOW',
+  'plugins.dirs': 'TASKMASTER_PLUGIN_DIRS',
+};
+
+const SECRET_VARIABLES = new Set(['REDIS_URL', 'TASKMASTER_SECRET_KEY']);
+
+/** The variable an invalid option came from, unless unset or an explicit override replaced it. */
+function envVariableFor(path: PropertyKey[], env: NodeJS.ProcessEnv, overrides: ConfigInput): string | undefined {
+  for (const [option, variable] of Object.entries(ENV_OPTIONS)) {
+    const parts = option.split('.');
+    if (!env[variable] || parts.some((part, n) => path[n] !== part)) continue;
+    let override: unknown = overrides;
+    for (const part of parts) override = isPlainObject(override) ? override[part] : undefined;
+    return override === undefined ? variable : undefined;
+  }
+  return undefined;
 }
 
 function readJson(file: string): Record<string, unknown> {

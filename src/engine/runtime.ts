@@ -129,7 +129,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     let redisUrl = config.redis.url && config.redis.cluster ? toClusterUrl(config.redis.url) : config.redis.url;
     let embedded: EmbeddedRedis | undefined;
     if (!redisUrl) {
-      embedded = await startEmbeddedRedis(config.redis.embeddedDir ?? join(config.dataDir, 'redis'));
+      embedded = await startEmbeddedRedis(config.redis.embeddedDir ?? join(config.dataDir, 'redis'), {
+        log: log.child({ component: 'embedded-redis' }),
+      });
       cleanups.push(() => embedded!.stop());
       redisUrl = embedded.url;
       log.info({ port: embedded.port, owner: embedded.owner }, 'using embedded redis-server');
