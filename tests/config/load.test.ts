@@ -45,4 +45,23 @@ describe('loadConfig', () => {
     expect(config.queues.realtime!.tenants.acme!.weight).toBe(2);
     expect(config.schedules.nightly!.payload).toEqual({ free: { form: true } });
   });
+
+  it('names the environment variable an invalid option came from, without a secret value', () => {
+    const file = join(tempDir('tm-config-'), 'taskmaster.config.json');
+    writeFileSync(file, JSON.stringify({ api: { port: 3001 }, log: { level: 'loud' } }));
+
+    const message = (() => {
+      try {
+        loadConfig({ TASKMASTER_CONFIG: file, PORT: 'abc', REDIS_URL: 'ftp://user:hunter2@127.0.0.1' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+
+    expect(message).toContain(`invalid configuration in ${file}`);
+    expect(message).toContain('  api.port (environment variable PORT=abc):');
+    expect(message).toContain('  log.level:');
+    expect(message).not.toContain('log.level (environment');
+    expect(message).not.toContain('hunter2');
+  });
 });
