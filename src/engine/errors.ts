@@ -50,12 +50,19 @@ export class ConflictError extends Error {
 /** Turns schema issues into field issues under a path prefix. */
 export function fieldIssues(
   prefix: string,
-  issues: { path: PropertyKey[]; message: string }[],
+  issues: { path: PropertyKey[]; message: string; code?: string; expected?: unknown }[],
 ): FieldIssue[] {
   return issues.map((issue) => ({
     field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)',
-    message: issue.message,
+    // zod says "expected nonoptional" for a required field left out.
+    message: issue.code === 'invalid_type' && issue.expected === 'nonoptional' ? 'is required' : issue.message,
   }));
+}
+
+/** The first issue of each field: one entry per field, whichever check found it first. */
+export function onePerField(issues: FieldIssue[]): FieldIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => !seen.has(issue.field) && Boolean(seen.add(issue.field)));
 }
 
 /** The reason a worker's running handlers are aborted when its drain limit passes. */

@@ -16,7 +16,7 @@ import {
 import type { Registry } from '../plugins/index.ts';
 import type { Keys, RedisClient } from '../redis/index.ts';
 import { mapPaths, SecretBox, secretPaths, type PayloadPath } from './secrets.ts';
-import { fieldIssues, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
+import { fieldIssues, onePerField, UnavailableError, ValidationError, type FieldIssue } from './errors.ts';
 import { noteRetention } from './finished-retention.ts';
 import type { QueueSet } from './queues.ts';
 import { heldDelay, ownDelay } from './fair/hold.ts';
@@ -169,7 +169,7 @@ export class Producer {
   ): PreparedJob | { issues: FieldIssue[] } {
     // 1. The envelope: known fields, right types.
     const parsed = jobSubmissionSchema.safeParse(input);
-    if (!parsed.success) return { issues: [...fieldIssues(prefix, parsed.error.issues), ...this.payloadIssues(input, prefix)] };
+    if (!parsed.success) return { issues: onePerField([...fieldIssues(prefix, parsed.error.issues), ...this.payloadIssues(input, prefix)]) };
     const job: JobSubmission = parsed.data;
     const at = (field: string) => [prefix, field].filter(Boolean).join('.');
 

@@ -66,6 +66,16 @@ describe('POST /api/v1/jobs', () => {
     expect(fields).toEqual(['payload.failures', 'retries']);
   });
 
+  it('names a missing payload once, beside other bad fields', async () => {
+    const res = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', retries: -1 });
+
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([
+      expect.objectContaining({ field: 'retries' }),
+      { field: 'payload', message: 'is required' },
+    ]);
+  });
+
   it('names payload fields that fail the job type schema', async () => {
     const res = await api(server, 'POST', '/api/v1/jobs', { type: 'test.flaky', payload: { failures: 'two' } });
 
