@@ -40,6 +40,7 @@ export interface JobView {
   progress: unknown;
   result?: unknown;
   error?: string;
+  /** `startedAt`: when the first attempt started. */
   timestamps: { createdAt: number; startedAt?: number; finishedAt?: number };
   /** The flow job this one is a child of. */
   parentId?: string;
@@ -80,6 +81,7 @@ export class JobReader {
     }
 
     const data = (job.data ?? {}) as Partial<JobEnvelope>;
+    const attempts = parseAttempts(rawAttempts);
     return {
       id,
       type: job.name,
@@ -98,13 +100,14 @@ export class JobReader {
       submittedBy: data.submittedBy,
       replayOf: data.replayOf,
       attemptsMade: job.attemptsMade,
-      attempts: parseAttempts(rawAttempts),
+      attempts,
       progress: job.progress,
       result: job.returnvalue ?? undefined,
       error: job.failedReason || undefined,
       timestamps: {
         createdAt: job.timestamp,
-        startedAt: job.processedOn || undefined,
+        // The first attempt's start; BullMQ's processedOn moves on with every attempt.
+        startedAt: attempts[0]?.startedAt ?? (job.processedOn || undefined),
         finishedAt: job.finishedOn || undefined,
       },
       parentId: job.parent?.id,
@@ -153,6 +156,6 @@ function endedView(entry: EndedJob, state: 'dlq' | 'cancelled'): JobView {
     attempts: entry.attempts,
     progress: 0,
     error: entry.error,
-    timestamps: { createdAt: entry.createdAt, finishedAt: entry.endedAt },
+    timestamps: { createdAt: entry.createdAt, startedAt: entry.attempts[0]?.startedAt, finishedAt: entry.endedAt },
   };
 }

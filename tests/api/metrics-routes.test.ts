@@ -32,7 +32,8 @@ beforeAll(async () => {
   });
   await waitFor(async () => {
     const { body } = await api(server, 'GET', '/api/v1/metrics');
-    return body.queues[0].window.completed === 2 && body.queues[0].window.failed === 1;
+    const queue = body.queues[0];
+    return queue.window.completed === 2 && queue.window.failed === 1 && queue.depth.dlq === 1;
   });
 });
 afterAll(async () => {
@@ -52,7 +53,7 @@ describe('metrics routes', () => {
     const queue = body.queues[0];
 
     expect(body.stepMs).toBe(600_000);
-    expect(queue.depth).toMatchObject({ waiting: 0, active: 0, failed: 1 });
+    expect(queue.depth).toEqual({ waiting: 0, delayed: 2, active: 0, completed: 2, failed: 0, dlq: 1, cancelled: 0 });
     expect(queue.window.failureRate).toBeCloseTo(1 / 3);
     expect(queue.types.map((t: { type: string }) => t.type)).toEqual(['test.flaky', 'test.sleep']);
     expect(queue.series.t).toHaveLength(144);
@@ -79,8 +80,10 @@ describe('metrics routes', () => {
 
     expect(text).toContain('taskmaster_jobs_completed_total{queue="default",type="test.sleep"} 2');
     expect(text).toContain('taskmaster_jobs_failed_total{queue="default",type="test.flaky"} 1');
-    expect(text).toContain('taskmaster_queue_jobs{queue="default",state="failed"} 1');
+    expect(text).toContain('taskmaster_queue_jobs{queue="default",state="failed"} 0');
     expect(text).toContain('taskmaster_queue_jobs{queue="default",state="dlq"} 1');
+    const states = [...text.matchAll(/^taskmaster_queue_jobs\{queue="default",state="\w+"\} (\d+)$/gm)];
+    expect(states.reduce((sum, m) => sum + Number(m[1]), 0)).toBe(5);
     expect(text).toContain('taskmaster_job_type_jobs{queue="default",type="test.noop",state="delayed"} 2');
     expect(text).toContain('taskmaster_job_type_jobs{queue="default",type="test.flaky",state="dlq"} 1');
     expect(text).toMatch(/taskmaster_job_run_seconds_bucket\{queue="default",type="test.sleep",le="\+Inf"\} 2/);

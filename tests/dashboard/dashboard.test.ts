@@ -36,6 +36,11 @@ async function finished(id: string) {
   });
 }
 
+/** The dashboard's way of showing a time (src/dashboard/format.ts). */
+function shownTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
 async function openJob(id: string) {
   await page.goto(`${server.url}/dashboard/#/jobs/${encodeURIComponent(id)}`);
   await page.waitForSelector('[data-testid=timeline] li');
@@ -72,6 +77,19 @@ describe('dashboard in Chromium', () => {
     await page.waitForFunction((n) => document.querySelector('[data-testid=default-dlq]')?.textContent === String(n), dlq);
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="default/test.flaky-dlq"]')?.textContent) >= 1);
     await screenshot(page, 'overview-dlq');
+
+    // "failed" counts what its link lists (BullMQ's failed set); the job is under DLQ only.
+    const { body: failed } = await api(server, 'GET', '/api/v1/jobs?queue=default&state=failed');
+    expect(await page.textContent('[data-testid=default-failed]')).toBe(String(failed.jobs.length));
+    expect(failed.jobs.map((j: { id: string }) => j.id)).not.toContain(body.id);
+    expect(await page.getAttribute('[data-testid=default-failed]', 'href')).toContain('state=failed');
+    expect(await page.getAttribute('[data-testid=default-dlq]', 'href')).toContain('#/dlq');
+
+    // A job in the DLQ shows when its first attempt started.
+    const { body: job } = await api(server, 'GET', `/api/v1/jobs/${body.id}`);
+    expect(job.state).toBe('dlq');
+    await openJob(body.id);
+    expect(await page.textContent('[data-testid=started]')).toBe(shownTime(job.attempts[0].startedAt));
   });
 
   it('lists jobs and opens one with its timeline', async () => {
@@ -97,6 +115,9 @@ describe('dashboard in Chromium', () => {
       'completed',
     ]);
     expect(await page.textContent('[data-testid=timeline]')).toContain('testkit@1.2.3');
+    const { body: job } = await api(server, 'GET', `/api/v1/jobs/${body.id}`);
+    expect(job.timestamps.startedAt).toBe(job.attempts[0].startedAt);
+    expect(await page.textContent('[data-testid=started]')).toBe(shownTime(job.attempts[0].startedAt));
     await screenshot(page, 'job');
   });
 

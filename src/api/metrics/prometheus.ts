@@ -22,7 +22,7 @@ export async function prometheusText(metrics: MetricsReader): Promise<{ contentT
   // 1. Depth, per queue and state.
   const depth = new Gauge({
     name: 'taskmaster_queue_jobs',
-    help: 'Jobs in a queue, by state.',
+    help: 'Jobs in a queue, by state; each job is in one state (failed: in BullMQ\'s failed set, not yet in the DLQ).',
     labelNames: ['queue', 'state'],
     registers: [registry],
   });

@@ -118,7 +118,7 @@ export function JobPage({ id, admin }: { id: string; admin: boolean }) {
             <Fact name="queue" value={job.queue} />
             <Fact name="submitted by" value={job.submittedBy ?? '–'} />
             <Fact name="created" value={time(job.timestamps.createdAt)} />
-            <Fact name="started" value={time(job.timestamps.startedAt)} />
+            <Fact name="started" value={time(job.timestamps.startedAt)} testId="started" />
             <Fact name="finished" value={time(job.timestamps.finishedAt)} />
             <Fact name="attempts" value={String(job.attemptsMade)} />
             <Fact name="progress" value={JSON.stringify(job.progress)} />

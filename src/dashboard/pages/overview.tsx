@@ -57,8 +57,8 @@ export function OverviewPage() {
             <th>waiting</th>
             <th>delayed</th>
             <th>active</th>
-            <th>failed</th>
-            <th>DLQ</th>
+            <th title="In BullMQ's failed set, not yet moved to the DLQ (normally 0)">failed</th>
+            <th title="Jobs that failed for good">DLQ</th>
             <th>rate (last min)</th>
             <th>completed (1 h)</th>
             <th>failure rate (1 h)</th>

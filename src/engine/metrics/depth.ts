@@ -10,9 +10,13 @@ export interface QueueDepth {
   delayed: number;
   active: number;
   completed: number;
-  /** Failed for good: in the DLQ (plus any not yet moved there). */
+  /**
+   * In BullMQ's failed set only: jobs that failed for good but are not yet
+   * in the DLQ (normally 0; the retention sweep moves those a crashed process
+   * left). Never counted again in `dlq`, so the states add up.
+   */
   failed: number;
-  /** Entries in the DLQ. */
+  /** Entries in the DLQ: where jobs that failed for good end up. */
   dlq: number;
   /** Records of cancelled jobs still kept. */
   cancelled: number;
@@ -48,7 +52,7 @@ export async function queueDepths(
           delayed: (c.delayed ?? 0) - held[i],
           active: c.active ?? 0,
           completed: c.completed ?? 0,
-          failed: (c.failed ?? 0) + ended[i][0],
+          failed: c.failed ?? 0,
           dlq: ended[i][0],
           cancelled: ended[i][1],
         };
