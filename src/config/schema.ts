@@ -16,6 +16,9 @@ import {
 } from '../core/index.ts';
 import { DEFAULT_WEIGHTS } from '../core/index.ts';
 
+/** Where your own plugins live unless `plugins.dirs` says otherwise (from the working directory). */
+export const DEFAULT_PLUGIN_DIR = './my-plugins';
+
 /** Scopes an API key can hold; `admin` implies the other two. */
 export const SCOPES = ['submit', 'read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -281,8 +284,13 @@ export const configSchema = z.strictObject({
 
   plugins: z
     .strictObject({
-      /** Extra folders to load plugins from, besides the built-in ones. */
-      dirs: z.array(z.string()).default([]),
+      /**
+       * Folders to load your plugins from, besides the built-in ones. Watched
+       * folders that do not exist are created at start, so a plugin written
+       * there later (`taskmaster new-plugin` writes into the first) is served
+       * without a restart.
+       */
+      dirs: z.array(z.string()).default([DEFAULT_PLUGIN_DIR]),
       /** Load the built-in plugins of `./plugins`. */
       builtins: z.boolean().default(true),
       /** Settings handed to each plugin as `ctx.config`, keyed by plugin name. */
@@ -310,7 +318,7 @@ export const configSchema = z.strictObject({
       keepFilesMaxBytes: z.number().int().min(0).default(2 * 1024 * 1024),
     })
     .default({
-      dirs: [],
+      dirs: [DEFAULT_PLUGIN_DIR],
       builtins: true,
       settings: {},
       packages: [],

@@ -1,5 +1,5 @@
 import { packageRoot, type Config } from '../config/index.ts';
-import { Registry, watchedFolders, watchPluginFolders } from '../plugins/index.ts';
+import { createPluginFolders, Registry, watchedFolders, watchPluginFolders } from '../plugins/index.ts';
 import {
   checkServer,
   createRedis,
@@ -219,6 +219,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cleanups.push(() => fleet!.stop());
       await fleet.remember().catch((err) => log.warn({ err }, 'cannot record plugin history'));
       if (config.plugins.watch) {
+        const folders = createPluginFolders(config);
+        for (const dir of folders.created) log.info({ dir }, 'created plugin folder');
+        for (const { dir, error } of folders.failed) log.warn({ dir, err: error }, 'cannot create plugin folder; it is not watched');
         const reloadOnChange = () => void fleet!.reloadHere('watch');
         const unwatch = watchPluginFolders(watchedFolders(config, root), config.plugins.watchDebounceMs, reloadOnChange, log);
         cleanups.push(async () => unwatch());

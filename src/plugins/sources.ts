@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { discoverPlugins, type PluginSource } from './discover.ts';
@@ -31,6 +31,27 @@ export function collectSources(config: Config, packageRoot: string, refuse?: Ref
 export interface CollectedSources {
   sources: PluginSource[];
   missing: PluginLoadError[];
+}
+
+/**
+ * Creates the configured plugin folders that do not exist yet (not writable
+ * by other users), so that they are watched from the start and a plugin
+ * written there later is served without a restart. Returns the folders
+ * created and those that could not be.
+ */
+export function createPluginFolders(config: Config): { created: string[]; failed: { dir: string; error: string }[] } {
+  const created: string[] = [];
+  const failed: { dir: string; error: string }[] = [];
+  for (const dir of config.plugins.dirs) {
+    if (existsSync(dir)) continue;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      created.push(dir);
+    } catch (err) {
+      failed.push({ dir, error: (err as Error).message });
+    }
+  }
+  return { created, failed };
 }
 
 /** The folders whose changes should trigger a reload. */

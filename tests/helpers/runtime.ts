@@ -32,6 +32,8 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     dataDir: tempDir(),
     redis: { url: options.redisUrl ?? inject('redisUrl'), prefix: uniquePrefix(), allowEviction: true },
     log: { level: 'silent' },
+    // Not the default ./my-plugins of the working directory: a test names its own folders.
+    plugins: { dirs: [] },
   };
   const config = loadConfig({}, mergeConfig(base, options.config ?? {}));
   return startRuntime({ config, workers: options.workers ?? true, log: createLogger('silent'), clock: options.clock });

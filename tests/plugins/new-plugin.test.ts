@@ -1,13 +1,22 @@
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
 import type { Runtime } from '../../src/engine/index.ts';
 import { startTestRuntime, tempDir, waitFor } from '../helpers/runtime.ts';
 import { ROOT } from '../helpers/server.ts';
 
 const run = promisify(execFile);
+
+/** The CLI's environment without a configuration file the test run may name. */
+function cliEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.TASKMASTER_CONFIG;
+  delete env.TASKMASTER_PLUGIN_DIRS;
+  return env;
+}
 
 let runtime: Runtime | undefined;
 afterEach(async () => {
@@ -16,12 +25,16 @@ afterEach(async () => {
 });
 
 describe('taskmaster new-plugin', () => {
-  it('writes a skeleton that a running worker picks up from its watched folder and whose own test passes', async () => {
-    const dir = tempDir('tm-new-plugin-');
+  it('writes into the default plugin folder, which a running worker created and watches, and prints a test command that passes', async () => {
+    // The command runs where the service was started: both take ./my-plugins from the default plugins.dirs.
+    const cwd = tempDir('tm-new-plugin-');
+    const dir = join(cwd, 'my-plugins');
+    expect(loadConfig({}).plugins.dirs).toEqual([resolve('my-plugins')]);
     runtime = await startTestRuntime({ config: { plugins: { dirs: [dir], builtins: false, watch: true, watchDebounceMs: 100 } } });
+    expect(existsSync(dir)).toBe(true);
 
-    // 1. The command writes the plugin and its test.
-    const created = await run(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), 'new-plugin', 'greeter', '--dir', dir]);
+    // 1. The command writes the plugin and its test, with no --dir.
+    const created = await run(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), 'new-plugin', 'greeter'], { cwd, env: cliEnv() });
     expect(created.stdout).toContain('greeter.hello');
     expect(existsSync(join(dir, 'greeter', 'index.ts'))).toBe(true);
     expect(existsSync(join(dir, 'greeter', 'index.test.ts'))).toBe(true);
@@ -37,16 +50,24 @@ describe('taskmaster new-plugin', () => {
     expect(job).toMatchObject({ state: 'completed', result: { greeting: 'hello Ada' }, progress: 100 });
     expect(job.attempts[0]).toMatchObject({ plugin: 'greeter', pluginVersion: '0.1.0' });
 
-    // 3. Its own test passes, where `taskmaster/sdk` resolves as in a project that installed TaskMaster.
-    const configFile = join(tempDir('tm-new-plugin-vitest-'), 'vitest.config.mjs');
-    writeFileSync(
-      configFile,
-      `export default { resolve: { alias: { 'taskmaster/sdk': ${JSON.stringify(join(ROOT, 'src', 'sdk', 'index.ts'))} } }, test: { include: ['**/*.test.ts'] } };\n`,
-    );
-    const tested = await run(join(ROOT, 'node_modules', '.bin', 'vitest'), ['run', '--root', join(dir, 'greeter'), '--config', configFile], {
-      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+    // 3. The test command it printed passes (npx's vitest is this repository's own).
+    const printed = created.stdout.match(/^Test it: npx vitest (.+)$/m);
+    expect(printed?.[1]).toMatch(/--root my-plugins\/greeter$/);
+    const tested = await run(join(ROOT, 'node_modules', '.bin', 'vitest'), printed![1]!.split(' '), {
+      cwd,
+      env: { ...cliEnv(), CI: 'true', NO_COLOR: '1' },
       timeout: 60_000,
     });
     expect(tested.stdout).toMatch(/Tests\s+4 passed/);
+  });
+
+  it('prints the test command relative to a clone of TaskMaster', async () => {
+    const cwd = tempDir('tm-new-plugin-dir-');
+    const created = await run(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), 'new-plugin', 'greeter', '--dir', join(cwd, 'elsewhere')], {
+      cwd: ROOT,
+      env: cliEnv(),
+    });
+
+    expect(created.stdout).toContain(`Test it: npx vitest run --config vitest.plugins.config.ts --root ${join(cwd, 'elsewhere', 'greeter')}\n`);
   });
 });

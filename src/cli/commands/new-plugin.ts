@@ -1,15 +1,16 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/index.ts';
+import { loadConfig, packageRoot } from '../../config/index.ts';
 import { CliError } from './cli-error.ts';
 
 const PLUGIN_NAME = /^[a-z][a-z0-9-]{0,63}$/;
 
 /**
  * `new-plugin NAME [--dir D]`: writes a plugin skeleton (a job type with a
- * schema and a handler, and a test) into the first configured plugin folder,
- * or `D`. A running TaskMaster watching that folder serves it at once.
+ * schema and a handler, and a test) into the first folder of `plugins.dirs`
+ * (`./my-plugins` by default), or `D`, and prints the command that runs its
+ * test. A running TaskMaster watching that folder serves it at once.
  */
 export async function runNewPlugin(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { dir: { type: 'string' } } });
@@ -17,18 +18,27 @@ export async function runNewPlugin(args: string[]): Promise<number> {
   if (!name) throw new CliError('usage: taskmaster new-plugin NAME [--dir DIR]');
   if (!PLUGIN_NAME.test(name)) throw new CliError(`plugin name must be lower-case letters, digits and dashes, got ${name}`);
 
-  const base = values.dir ? resolve(values.dir) : (loadConfig().plugins.dirs[0] ?? resolve('plugins'));
+  const base = values.dir ? resolve(values.dir) : loadConfig().plugins.dirs[0];
+  if (!base) throw new CliError('plugins.dirs is empty: pass --dir DIR, or name a folder in plugins.dirs');
   const folder = join(base, name);
   if (existsSync(folder)) throw new CliError(`${folder} already exists`);
 
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, 'index.ts'), pluginSource(name));
   writeFileSync(join(folder, 'index.test.ts'), testSource(name));
+  const testConfig = join(packageRoot(), 'vitest.plugins.config.ts');
   process.stdout.write(
-    `created ${folder}\n  index.ts       the plugin: job type ${name}.hello\n  index.test.ts  its test (npx vitest run ${folder})\n` +
+    `created ${folder}\n  index.ts       the plugin: job type ${name}.hello\n  index.test.ts  its test\n` +
+      `Test it: npx vitest run --config ${shown(testConfig)} --root ${shown(folder)}\n` +
       `Submit a job: taskmaster enqueue ${name}.hello --data '{"name":"Ada"}'\n`,
   );
   return 0;
+}
+
+/** A path as short as it can be said from the working directory. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 function pluginSource(name: string): string {
