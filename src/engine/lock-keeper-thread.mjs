@@ -83,6 +83,11 @@ let lastBeat = Date.now();
 
 parentPort.on('message', (message) => {
   lastBeat = Date.now();
+  if (message.kind === 'batch') message.messages.forEach(apply);
+  else apply(message);
+});
+
+function apply(message) {
   if (message.kind === 'hold') held.set(message.lock.lockKey, { ...message.lock, cancelSent: false });
   else if (message.kind === 'release') held.delete(message.lockKey);
   else if (message.kind === 'watch') watched.set(message.queue.owner, message.queue);
@@ -90,7 +95,7 @@ parentPort.on('message', (message) => {
     watched.delete(message.owner);
     for (const lock of held.values()) if (lock.owner === message.owner) held.delete(lock.lockKey);
   }
-});
+}
 
 async function renew() {
   const now = Date.now();

@@ -65,6 +65,8 @@ export interface LockKeeperOptions {
 export class LockKeeper {
   private thread?: Worker;
   private beat?: NodeJS.Timeout;
+  /** Messages for the thread, sent together once per turn of the loop: one postMessage, not two per job. */
+  private outbox: object[] = [];
 
   constructor(private readonly options: LockKeeperOptions) {}
 
@@ -105,20 +107,36 @@ export class LockKeeper {
 
   /** Names a BullMQ worker of this process, for the jobs it takes while the loop is blocked. */
   watch(queue: WatchedQueue): void {
-    this.thread?.postMessage({ kind: 'watch', queue });
+    this.send({ kind: 'watch', queue });
   }
 
+  /**
+   * A job that blocks the loop before this reaches the thread is still kept:
+   * the thread finds it by its lock token (see above).
+   */
   hold(lock: HeldLock): void {
-    this.thread?.postMessage({ kind: 'hold', lock });
+    this.send({ kind: 'hold', lock });
   }
 
   release(lockKey: string): void {
-    this.thread?.postMessage({ kind: 'release', lockKey });
+    this.send({ kind: 'release', lockKey });
   }
 
   /** Lets go of every lock of one BullMQ worker (one being replaced: its jobs must be free to stall). */
   releaseOwner(owner: string): void {
-    this.thread?.postMessage({ kind: 'release-owner', owner });
+    this.send({ kind: 'release-owner', owner });
+  }
+
+  private send(message: object): void {
+    if (!this.thread) return;
+    if (!this.outbox.length) setImmediate(() => this.flush());
+    this.outbox.push(message);
+  }
+
+  private flush(): void {
+    const messages = this.outbox;
+    this.outbox = [];
+    if (messages.length) this.thread?.postMessage({ kind: 'batch', messages });
   }
 
   async close(): Promise<void> {
