@@ -228,7 +228,12 @@ export class JobControl {
     if (entry) return this.replay(entry.id, { by });
 
     const job = await Job.fromId(this.queues.get(queueName), id);
-    if (!job) throw new NotFoundError(`job ${id} not found`);
+    if (!job) {
+      if (await this.redis.hexists(this.keys.cancelledEntries(queueName), id)) {
+        throw new ConflictError(`job ${id} is cancelled; only failed jobs can be retried`, { state: 'cancelled' });
+      }
+      throw new NotFoundError(`job ${id} not found`);
+    }
     const state = await job.getState();
     if (state !== 'failed') throw new ConflictError(`job ${id} is ${publicState(state)}; only failed jobs can be retried`, { state: publicState(state) });
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });

@@ -134,6 +134,9 @@ describe('DLQ routes', () => {
     await Promise.all(replays.body.entries.flatMap((e: any) => e.replays.map((r: any) => inDlq(r.jobId))));
     const again = await api(server, 'POST', '/api/v1/dlq/replay', { filter: { tenant } });
 
+    const unfiltered = await api(server, 'POST', '/api/v1/dlq/replay', {});
+    expect(unfiltered.status).toBe(400);
+    expect(unfiltered.body.error.details).toEqual([{ field: 'all', message: 'required without a filter' }]);
     expect(first.body).toEqual({ replayed: 3, skipped: 0 });
     expect(again.body).toEqual({ replayed: 3, skipped: 3 });
     const originals = (await api(server, 'GET', `/api/v1/dlq?tenant=${tenant}`)).body.entries.filter((e: any) => ids.includes(e.jobId));
@@ -176,10 +179,12 @@ describe('DLQ routes', () => {
     const res = await api(server, 'POST', `/api/v1/jobs/${id}/cancel`);
     const job = await state(id, 'cancelled');
     const again = await api(server, 'POST', `/api/v1/jobs/${id}/cancel`);
+    const retry = await api(server, 'POST', `/api/v1/jobs/${id}/retry`);
 
     expect(res).toMatchObject({ status: 202, body: { id, state: 'active' } });
     expect(job.attempts.at(-1).outcome).toBe('cancelled');
     expect(again.status).toBe(409);
+    expect(retry).toMatchObject({ status: 409, body: { error: { details: { state: 'cancelled' } } } });
   });
 
   it('lets a read key look but not act', async () => {

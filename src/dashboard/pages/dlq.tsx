@@ -83,7 +83,10 @@ export function DlqPage({ params, admin }: { params: URLSearchParams; admin: boo
             confirm={`Replay every DLQ entry${described ? ` matching ${described}` : ''} that was not replayed before?`}
             method="POST"
             path="/api/v1/dlq/replay"
-            body={() => ({ filter: Object.fromEntries(Object.entries(filter).filter(([, v]) => v)) })}
+            body={() => {
+              const named = Object.fromEntries(Object.entries(filter).filter(([, v]) => v));
+              return Object.keys(named).length ? { filter: named } : { filter: named, all: true };
+            }}
             onDone={(r) => {
               setNotice(`Bulk replay: ${JSON.stringify(r)}`);
               void load();
