@@ -28,17 +28,25 @@ export interface RunningAttempt {
  * ARGV[1]  hash field holding the attempts: JSON records joined by commas
  * ARGV[2]  the attempt record, JSON
  * ARGV[3]  hash field of the running attempt, cleared
- * Returns 1 when appended, 0 when the job no longer exists.
+ * Returns 1 when appended (or already there), 0 when the job no longer exists.
  *
  * The attempts live inside the job's own hash so that BullMQ's retention
  * removes them with the job. Writing only while the hash exists keeps a job
  * removed mid-run (cancelled, cleaned) from coming back as an orphan key.
  * Records are joined as text, not decoded, to keep the script cheap on the
  * hot path. Atomic: a process dying half way leaves the old or the new list.
+ * Idempotent: a record already in the list (the same text, its end time in
+ * ms included) is not added again, so a connection that sends the script a
+ * second time after Redis came back (its first reply was lost) records the
+ * attempt once.
  */
 const APPEND_ATTEMPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if raw and string.find(raw, ARGV[2], 1, true) then
+  redis.call('HDEL', KEYS[1], ARGV[3])
+  return 1
+end
 redis.call('HSET', KEYS[1], ARGV[1], raw and (raw .. ',' .. ARGV[2]) or ARGV[2])
 redis.call('HDEL', KEYS[1], ARGV[3])
 return 1

@@ -39,7 +39,14 @@ import {
 export interface ProcessorDeps {
   queue: string;
   registry: Registry;
+  /** Fails fast while Redis is away (reads and marks before a handler runs). */
   redis: RedisClient;
+  /**
+   * Waits for Redis while it is away, like BullMQ's own connection: a
+   * finished attempt is recorded over it, so an outage delays the record
+   * instead of losing it (see `record`).
+   */
+  recordRedis: RedisClient;
   keys: Keys;
   workerId: string;
   settings: Record<string, unknown>;
@@ -175,21 +182,23 @@ async function runLeased(
 
     deps.events.emit('attempt.started', { ...about(deps, job, attempt), waitMs: Math.max(0, startedAt - readySince(job)), tenant: job.data?.tenant });
 
+    let result: unknown;
     try {
       // 5. The handler, bounded by its timeout.
       if (invalid) throw invalid;
-      const result = await runBounded(entry, run, (ctx) => invokeHandler(entry, payload, ctx, run));
-
-      // 6. Recorded before BullMQ completes the job, so retention removes both together.
-      await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
-      if (downstream) await deps.breakers.record(downstream, true, probe).catch((err) => log.error({ err }, 'could not update breaker'));
-      const durationMs = Date.now() - startedAt;
-      log.debug({ durationMs }, 'job attempt completed');
-      deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs, outcome: 'completed', final: true });
-      return result;
+      result = await runBounded(entry, run, (ctx) => invokeHandler(entry, payload, ctx, run));
     } catch (err) {
       return failed(deps, { entry, job, token, payload, run, startedAt, downstream, probe, cancelled: Boolean(cancel?.aborted) }, err as Error);
     }
+
+    // 6. Recorded before BullMQ completes the job, so retention removes both together. The
+    // handler has succeeded: a record that cannot be written is not the handler's failure.
+    await record(deps, job, entry, { attempt, startedAt, outcome: 'completed' });
+    if (downstream) await deps.breakers.record(downstream, true, probe).catch((err) => log.error({ err }, 'could not update breaker'));
+    const durationMs = Date.now() - startedAt;
+    log.debug({ durationMs }, 'job attempt completed');
+    deps.events.emit('attempt.ended', { ...about(deps, job, attempt), durationMs, outcome: 'completed', final: true });
+    return result;
   }
 }
 
@@ -375,6 +384,16 @@ function maxAttempts(job: Job): number {
   return job.opts.attempts ?? 1;
 }
 
+/**
+ * Appends a finished attempt to the job and clears its running mark. Over
+ * `recordRedis`: while Redis is away (restarted, failing over) the write
+ * waits and is sent once it is back, while BullMQ's and the lock keeper's
+ * renewals keep the job's lock. Failing fast instead would leave the
+ * running mark in place: BullMQ would retry a handler that had succeeded,
+ * and the next attempt would take the mark for a dead worker's (a second
+ * run, and an attempt counted as failed, with no worker lost). The script is
+ * idempotent, so a resend after a lost reply records the attempt once.
+ */
 async function record(
   deps: ProcessorDeps,
   job: Job,
@@ -404,7 +423,7 @@ async function record(
     };
   }
   if (outcome.fallback) record.fallback = outcome.fallback;
-  await appendAttempt(deps.redis, deps.keys.job(deps.queue, job.id!), record);
+  await appendAttempt(deps.recordRedis, deps.keys.job(deps.queue, job.id!), record);
 }
 
 function unrecoverable(err: Error): UnrecoverableError {

@@ -14,6 +14,7 @@ import { OutboundGuard } from './outbound-guard.ts';
 import { endIsolatedThreads } from './isolated-runner.ts';
 import { LockKeeper, type HeldLock } from './lock-keeper.ts';
 import { CANCEL_FIELD } from './final-states.ts';
+import { defineAttemptCommands } from './attempts.ts';
 import { ParkedJobs } from './parked.ts';
 import { createProcessor } from './processor.ts';
 import { Dispatcher } from './fair/dispatcher.ts';
@@ -200,10 +201,14 @@ export class WorkerPool {
 
   private async startSlot(queue: string): Promise<Slot> {
     const log = this.log.child({ queue });
+    const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
+    defineAttemptCommands(connection);
     const processor = createProcessor({
       queue,
       registry: this.registry,
       redis: this.commandRedis,
+      // BullMQ's own connection for this queue: it waits out an outage the way BullMQ's completion does.
+      recordRedis: connection,
       keys: this.keys,
       workerId: this.workerId,
       settings: this.config.plugins.settings,
@@ -222,7 +227,6 @@ export class WorkerPool {
     });
 
     const { lockDurationMs, stalledIntervalMs, maxStalledCount } = this.config.worker;
-    const connection = createRedis(this.redisUrl, 'blocking', `taskmaster:worker:${queue}`);
     const owner = `${queue}#${++this.slotCount}`;
     const held = this.keeper && { keeper: this.keeper, owner, lockDurationMs, defaultTimeoutMs: this.config.defaults.timeoutMs };
     const worker = new TolerantWorker(held, this.keys.bullQueue(queue), processor, {
