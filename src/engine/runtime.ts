@@ -105,6 +105,11 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/** How long stopping may take beyond `worker.drainTimeoutMs` before steps are given up on. */
+const STOP_GRACE_MS = 10_000;
+/** What each stop step still gets once that time has passed. */
+const STEP_ALLOWANCE_MS = 1000;
+
 /**
  * Starts a TaskMaster process:
  * 1. Redis: the configured server, checked, or an embedded `redis-server`;
@@ -120,8 +125,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const root = packageRoot();
   const cleanups: (() => Promise<void>)[] = [];
   const events = new JobEvents(log);
+  // Stopping is bounded: with Redis away a step can wait for ever (a BullMQ worker's close,
+  // a last write). Past the drain limit and a grace period each remaining step gets a short
+  // allowance, so the process still exits and the embedded redis-server is still stopped.
   const stopAll = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => log.error({ err }, 'stop step failed'));
+    const deadline = Date.now() + config.worker.drainTimeoutMs + STOP_GRACE_MS;
+    const steps = cleanups.reverse();
+    for (const [index, cleanup] of steps.entries()) {
+      const allowance = Math.max(STEP_ALLOWANCE_MS, deadline - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), allowance)));
+      const outcome = await Promise.race([cleanup().catch((err) => log.error({ err }, 'stop step failed')), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') log.error({ step: index + 1, of: steps.length, waitedMs: allowance }, 'stop step did not finish in time; going on');
+    }
   };
 
   try {

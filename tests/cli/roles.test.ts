@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { uniquePrefix, waitFor } from '../helpers/runtime.ts';
+import { startTestRedis } from '../helpers/redis-server.ts';
 import { api, startServer, type TestServer } from '../helpers/server.ts';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'plugins');
@@ -45,5 +46,26 @@ describe('api and worker roles', () => {
     await waitFor(() => worker.output().includes('workers started'), 15_000);
 
     expect(await worker.stop('SIGTERM')).toBe(0);
+  });
+
+  it('still exits on SIGTERM when Redis is gone, once the drain limit and its grace have passed', async () => {
+    const redis = await startTestRedis();
+    const drainTimeoutMs = 1000;
+    for (const role of ['worker', 'start'] as const) {
+      const server = await startServer({ role, redisUrl: redis.url, config: { plugins: { dirs: [FIXTURES] }, worker: { drainTimeoutMs } } });
+      started.push(server);
+      await waitFor(() => server.output().includes(role === 'worker' ? 'workers started' : 'taskmaster api ready'), 30_000);
+      await redis.stop(true);
+
+      const asked = Date.now();
+      const code = await server.stop('SIGTERM');
+      const tookMs = Date.now() - asked;
+
+      expect(code).not.toBeNull();
+      // The drain limit, the 10 s grace, then about a second for each step still waiting.
+      expect(tookMs).toBeLessThan(drainTimeoutMs + 10_000 + 20_000);
+      await redis.restart();
+    }
+    await redis.stop();
   });
 });
