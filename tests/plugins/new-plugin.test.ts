@@ -52,7 +52,7 @@ describe('taskmaster new-plugin', () => {
 
     // 3. The test command it printed passes (npx's vitest is this repository's own).
     const printed = created.stdout.match(/^Test it: npx vitest (.+)$/m);
-    expect(printed?.[1]).toMatch(/--root my-plugins\/greeter$/);
+    expect(printed?.[1]).toMatch(/--dir my-plugins\/greeter$/);
     const tested = await run(join(ROOT, 'node_modules', '.bin', 'vitest'), printed![1]!.split(' '), {
       cwd,
       env: { ...cliEnv(), CI: 'true', NO_COLOR: '1' },
@@ -61,13 +61,20 @@ describe('taskmaster new-plugin', () => {
     expect(tested.stdout).toMatch(/Tests\s+4 passed/);
   });
 
-  it('prints the test command relative to a clone of TaskMaster', async () => {
-    const cwd = tempDir('tm-new-plugin-dir-');
-    const created = await run(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), 'new-plugin', 'greeter', '--dir', join(cwd, 'elsewhere')], {
+  it('prints a test command that passes when run from a clone of TaskMaster, as the README shows', async () => {
+    const elsewhere = join(tempDir('tm-new-plugin-dir-'), 'elsewhere');
+    const created = await run(process.execPath, [join(ROOT, 'bin', 'taskmaster.mjs'), 'new-plugin', 'greeter', '--dir', elsewhere], {
       cwd: ROOT,
       env: cliEnv(),
     });
 
-    expect(created.stdout).toContain(`Test it: npx vitest run --config vitest.plugins.config.ts --root ${join(cwd, 'elsewhere', 'greeter')}\n`);
+    const args = `run --config vitest.plugins.config.ts --dir ${join(elsewhere, 'greeter')}`;
+    expect(created.stdout).toContain(`Test it: npx vitest ${args}\n`);
+    const tested = await run(join(ROOT, 'node_modules', '.bin', 'vitest'), args.split(' '), {
+      cwd: ROOT,
+      env: { ...cliEnv(), CI: 'true', NO_COLOR: '1' },
+      timeout: 60_000,
+    });
+    expect(tested.stdout).toMatch(/Tests\s+4 passed/);
   });
 });

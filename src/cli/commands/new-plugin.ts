@@ -29,7 +29,7 @@ export async function runNewPlugin(args: string[]): Promise<number> {
   const testConfig = join(packageRoot(), 'vitest.plugins.config.ts');
   process.stdout.write(
     `created ${folder}\n  index.ts       the plugin: job type ${name}.hello\n  index.test.ts  its test\n` +
-      `Test it: npx vitest run --config ${shown(testConfig)} --root ${shown(folder)}\n` +
+      `Test it: npx vitest run --config ${shown(testConfig)} --dir ${shown(folder)}\n` +
       `Submit a job: taskmaster enqueue ${name}.hello --data '{"name":"Ada"}'\n`,
   );
   return 0;
