@@ -29,7 +29,12 @@ function isAlive(pid: number): boolean {
 describe('taskmaster worker --processes N', () => {
   it('runs jobs in N processes, replaces one that dies, and drains them all on SIGTERM', async () => {
     const prefix = uniquePrefix();
-    const config = { redis: { url: inject('redisUrl'), prefix, allowEviction: true }, plugins: { dirs: [FIXTURES] } };
+    // One job at a time per process, so that the jobs must spread over both.
+    const config = {
+      redis: { url: inject('redisUrl'), prefix, allowEviction: true },
+      plugins: { dirs: [FIXTURES] },
+      queues: { default: { concurrency: 1 } },
+    };
     const supervisor = await startServer({ role: 'worker', args: ['--processes', '2'], config });
     cleanups.push(() => supervisor.stop('SIGKILL'));
     const reader = await startTestRuntime({ workers: false, config: { redis: { prefix }, plugins: { dirs: [FIXTURES] } } });
