@@ -26,6 +26,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
   const url = ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
   const pool = new pg.Pool({ connectionString: url, max: 3 });
+  // pool.end() resolves before its clients' sockets are closed; the forced DROP below then
+  // terminates them, and a pool without an error listener would throw that as uncaught.
+  pool.on('error', () => {});
   return {
     name,
     url,
