@@ -36,7 +36,10 @@ async function stateOf(id: string, states: string[]) {
 }
 
 async function openJob(id: string) {
-  await page.goto(`${server.url}/dashboard/#/jobs/${encodeURIComponent(id)}`);
+  const url = `${server.url}/dashboard/#/jobs/${encodeURIComponent(id)}`;
+  // The same URL again is only a fragment navigation, which loads nothing: reload instead.
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
   await page.waitForSelector('[data-testid=timeline] li');
 }
 
