@@ -1,11 +1,12 @@
-import { DelayedError, type Job } from 'bullmq';
-import { PermanentError, type AttemptRecord, type JobEnvelope, type WorkerLostError } from '../core/index.ts';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { errorName, permanentReason, PermanentError, type AttemptRecord, type JobEnvelope, type WorkerLostError } from '../core/index.ts';
 import type { JobTypeEntry } from '../plugins/index.ts';
 import type { RedisClient } from '../redis/index.ts';
-import type { RunningAttempt } from './attempts.ts';
+import { appendAttempt, type RunningAttempt } from './attempts.ts';
 import type { Logger } from './logger.ts';
 import { mapPaths, type SecretBox } from './secrets.ts';
 import { ownDelay } from './fair/hold.ts';
+import type { ProcessorDeps } from './processor.ts';
 
 /*
  * The small steps the processor takes around a handler run: reading the
@@ -96,4 +97,60 @@ export function lostRecord(previous: RunningAttempt, lost: WorkerLostError): Att
     outcome: 'failed',
     error: { name: lost.name, message: lost.message },
   };
+}
+
+export function about(deps: ProcessorDeps, job: Job, attempt: number) {
+  return { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
+}
+
+export function maxAttempts(job: Job): number {
+  return job.opts.attempts ?? 1;
+}
+
+/**
+ * Appends a finished attempt to the job and clears its running mark. Over
+ * `recordRedis`: while Redis is away (restarted, failing over) the write
+ * waits and is sent once it is back, while BullMQ's and the lock keeper's
+ * renewals keep the job's lock. Failing fast instead would leave the
+ * running mark in place: BullMQ would retry a handler that had succeeded,
+ * and the next attempt would take the mark for a dead worker's (a second
+ * run, and an attempt counted as failed, with no worker lost). The script is
+ * idempotent, so a resend after a lost reply records the attempt once.
+ */
+export async function record(
+  deps: ProcessorDeps,
+  job: Job,
+  entry: JobTypeEntry,
+  outcome: {
+    attempt: number;
+    startedAt: number;
+    outcome: AttemptRecord['outcome'];
+    error?: Error;
+    fallback?: AttemptRecord['fallback'];
+  },
+): Promise<void> {
+  const record: AttemptRecord = {
+    attempt: outcome.attempt,
+    startedAt: outcome.startedAt,
+    endedAt: Date.now(),
+    worker: deps.workerId,
+    ...pluginOf(entry),
+    outcome: outcome.outcome,
+  };
+  if (outcome.error) {
+    record.error = {
+      name: errorName(outcome.error) ?? 'Error',
+      message: String(outcome.error?.message ?? outcome.error),
+      stack: outcome.error?.stack,
+      reason: permanentReason(outcome.error),
+    };
+  }
+  if (outcome.fallback) record.fallback = outcome.fallback;
+  await appendAttempt(deps.recordRedis, deps.keys.job(deps.queue, job.id!), record);
+}
+
+export function unrecoverable(err: Error): UnrecoverableError {
+  const unrecoverable = new UnrecoverableError(`${err.name}: ${err.message}`);
+  unrecoverable.stack = err.stack;
+  return unrecoverable;
 }

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, WaitingError, type Job } from 'bullmq';
 import {
   breakerRefusal,
   CancelledError,
@@ -7,7 +7,6 @@ import {
   permanentReason,
   PermanentError,
   WorkerLostError,
-  type AttemptRecord,
   type JobEnvelope,
 } from '../core/index.ts';
 import type { JobTypeEntry, Registry } from '../plugins/index.ts';
@@ -26,14 +25,18 @@ import type { PluginServices } from './services/plugin-services.ts';
 import type { OutboundGuard } from './outbound-guard.ts';
 import { invokeHandler, runBounded, type RunOptions } from './run-handler.ts';
 import {
+  about,
   defer,
   deferredFor,
   downstreamOf,
   lazyChild,
   lostRecord,
+  maxAttempts,
   parsePayload,
   pluginOf,
   readySince,
+  record,
+  unrecoverable,
 } from './job-steps.ts';
 
 export interface ProcessorDeps {
@@ -374,60 +377,4 @@ async function requeue(
 
 function fallbackResult(outcome: FallbackOutcome): unknown {
   return { fallback: outcome };
-}
-
-function about(deps: ProcessorDeps, job: Job, attempt: number) {
-  return { queue: deps.queue, jobId: job.id!, type: job.name, attempt };
-}
-
-function maxAttempts(job: Job): number {
-  return job.opts.attempts ?? 1;
-}
-
-/**
- * Appends a finished attempt to the job and clears its running mark. Over
- * `recordRedis`: while Redis is away (restarted, failing over) the write
- * waits and is sent once it is back, while BullMQ's and the lock keeper's
- * renewals keep the job's lock. Failing fast instead would leave the
- * running mark in place: BullMQ would retry a handler that had succeeded,
- * and the next attempt would take the mark for a dead worker's (a second
- * run, and an attempt counted as failed, with no worker lost). The script is
- * idempotent, so a resend after a lost reply records the attempt once.
- */
-async function record(
-  deps: ProcessorDeps,
-  job: Job,
-  entry: JobTypeEntry,
-  outcome: {
-    attempt: number;
-    startedAt: number;
-    outcome: AttemptRecord['outcome'];
-    error?: Error;
-    fallback?: AttemptRecord['fallback'];
-  },
-): Promise<void> {
-  const record: AttemptRecord = {
-    attempt: outcome.attempt,
-    startedAt: outcome.startedAt,
-    endedAt: Date.now(),
-    worker: deps.workerId,
-    ...pluginOf(entry),
-    outcome: outcome.outcome,
-  };
-  if (outcome.error) {
-    record.error = {
-      name: errorName(outcome.error) ?? 'Error',
-      message: String(outcome.error?.message ?? outcome.error),
-      stack: outcome.error?.stack,
-      reason: permanentReason(outcome.error),
-    };
-  }
-  if (outcome.fallback) record.fallback = outcome.fallback;
-  await appendAttempt(deps.recordRedis, deps.keys.job(deps.queue, job.id!), record);
-}
-
-function unrecoverable(err: Error): UnrecoverableError {
-  const unrecoverable = new UnrecoverableError(`${err.name}: ${err.message}`);
-  unrecoverable.stack = err.stack;
-  return unrecoverable;
 }
