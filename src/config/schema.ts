@@ -14,85 +14,11 @@ import {
   scheduleSpecSchema,
   SECOND,
 } from '../core/index.ts';
-import { DEFAULT_WEIGHTS } from '../core/index.ts';
+import { apiKeySchema, rateLimitSchema, SCOPES, type Scope } from './key-schema.ts';
+import { queueSchema } from './queue-schema.ts';
 
 /** Where your own plugins live unless `plugins.dirs` says otherwise (from the working directory). */
 export const DEFAULT_PLUGIN_DIR = './my-plugins';
-
-/** Scopes an API key can hold; `admin` implies the other two. */
-export const SCOPES = ['submit', 'read', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-const rateLimitSchema = z.strictObject({
-  /** Jobs a key may submit per second, on average. */
-  perSecond: z.number().positive().max(1_000_000),
-  /** Jobs a key may submit at once before the average applies (the bucket's size). */
-  burst: z.number().int().min(1).max(10_000_000),
-});
-
-const apiKeySchema = z
-  .strictObject({
-    /** Shown in logs and on jobs as `submittedBy`; never the key itself. */
-    name: z.string().min(1),
-    /** The key in clear text. Prefer `keyHash`. */
-    key: z.string().min(16).optional(),
-    /** `sha256:<hex>` of the key, as `taskmaster keys hash` prints it. */
-    keyHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional(),
-    scopes: z.array(z.enum(SCOPES)).min(1),
-    /** With `submit`: the only job types this key may submit. */
-    jobTypes: z.array(z.string().min(1)).min(1).optional(),
-    /** With `submit`: the only tenants this key may submit for. */
-    tenants: z.array(z.string().min(1)).min(1).optional(),
-    /** This key's own submission rate limit, instead of `api.rateLimit`. */
-    rateLimit: rateLimitSchema.optional(),
-  })
-  .refine((k) => Boolean(k.key) !== Boolean(k.keyHash), {
-    message: 'set exactly one of key and keyHash',
-  });
-
-const classWeight = z.number().int().min(1).max(1000);
-
-export const queueSchema = z.strictObject({
-  /** Jobs of this queue one worker process runs at once. */
-  concurrency: z.number().int().min(1).max(10_000).default(10),
-  /**
-   * At most `max` jobs of this queue start per `durationMs`, counted across
-   * every worker process (BullMQ's rate limiter), e.g. to stay under an SMS
-   * provider's rate: `{ "max": 10, "durationMs": 1000 }`.
-   */
-  limiter: z
-    .strictObject({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
-    .optional(),
-  /**
-   * Weighted fair scheduling between priority classes and tenants (see the
-   * README's Scheduling section). `false` serves classes strictly by BullMQ
-   * priority, as BullMQ alone would.
-   */
-  fair: z.boolean().default(true),
-  /** Share of starts per priority class when every class has work waiting. */
-  weights: z
-    .strictObject({
-      critical: classWeight.default(DEFAULT_WEIGHTS.critical),
-      high: classWeight.default(DEFAULT_WEIGHTS.high),
-      normal: classWeight.default(DEFAULT_WEIGHTS.normal),
-      low: classWeight.default(DEFAULT_WEIGHTS.low),
-    })
-    .strict()
-    .default(DEFAULT_WEIGHTS),
-  /** Job types sent to this queue when a job names no queue (over a plugin's own default). */
-  types: z.array(z.string().min(1)).default([]),
-  /**
-   * Per-tenant settings: `weight` (turns taken in a row, default 1) and
-   * `maxRunning` (jobs of the tenant running at once in this queue, counted
-   * across every worker process; unset means no cap).
-   */
-  tenants: z
-    .record(
-      z.string().min(1).max(128),
-      z.strictObject({ weight: z.number().int().min(1).max(1000).default(1), maxRunning: z.number().int().min(1).optional() }),
-    )
-    .default({}),
-});
 
 /**
  * The whole configuration with its defaults. Every option is documented in
@@ -447,4 +373,5 @@ function isAllowEntry(entry: string): boolean {
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+export { queueSchema, SCOPES, type Scope };
 export type QueueConfig = z.infer<typeof queueSchema>;
