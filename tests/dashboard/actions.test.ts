@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { launchBrowser, logIn, screenshot } from '../helpers/browser.ts';
+import { launchBrowser, logIn, openJob as openJobPage, screenshot } from '../helpers/browser.ts';
 import { startDashboardServer } from '../helpers/dashboard.ts';
 import { ADMIN_KEY, api, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/runtime.ts';
@@ -35,12 +35,8 @@ async function stateOf(id: string, states: string[]) {
   }, 30_000);
 }
 
-async function openJob(id: string) {
-  const url = `${server.url}/dashboard/#/jobs/${encodeURIComponent(id)}`;
-  // The same URL again is only a fragment navigation, which loads nothing: reload instead.
-  if (page.url() === url) await page.reload();
-  else await page.goto(url);
-  await page.waitForSelector('[data-testid=timeline] li');
+function openJob(id: string) {
+  return openJobPage(page, server.url, id);
 }
 
 async function timelineKinds(): Promise<string[]> {

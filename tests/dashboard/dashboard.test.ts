@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { launchBrowser, logIn, screenshot } from '../helpers/browser.ts';
+import { launchBrowser, logIn, openJob as openJobPage, screenshot } from '../helpers/browser.ts';
 import { READ_KEY, startDashboardServer } from '../helpers/dashboard.ts';
 import { ADMIN_KEY, api, type TestServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/runtime.ts';
@@ -41,9 +41,8 @@ function shownTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-async function openJob(id: string) {
-  await page.goto(`${server.url}/dashboard/#/jobs/${encodeURIComponent(id)}`);
-  await page.waitForSelector('[data-testid=timeline] li');
+function openJob(id: string) {
+  return openJobPage(page, server.url, id);
 }
 
 describe('dashboard in Chromium', () => {

@@ -34,3 +34,12 @@ export async function logIn(page: Page, baseUrl: string, key: string): Promise<v
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=who]');
 }
+
+/** Opens a job's page and waits for its timeline; the page it is already on is reloaded. */
+export async function openJob(page: Page, baseUrl: string, id: string): Promise<void> {
+  const url = `${baseUrl}/dashboard/#/jobs/${encodeURIComponent(id)}`;
+  // The same URL again is only a fragment navigation, which loads nothing: reload instead.
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
+  await page.waitForSelector('[data-testid=timeline] li');
+}
